@@ -1,0 +1,64 @@
+//! Wiring: open the store, build the registry, start the background workers and the HTTP
+//! server, and shut everything down together on SIGINT/SIGTERM.
+
+use crate::config::Config;
+use crate::registry::Registry;
+use crate::store::Store;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use std::io::Write;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How often abandoned uploads are looked for.
+const UPLOAD_SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How long in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE_SECS: u64 = 30;
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
+        .await?
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let registry = web::Data::new(Registry::new(store, config.registry.clone()));
+
+    let shutdown = CancellationToken::new();
+    let sweeper = actix_web::rt::spawn(sweep_uploads(registry.clone(), shutdown.clone()));
+
+    let app_registry = registry.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(app_registry.clone())
+            .configure(crate::http::configure)
+    })
+    .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+    .bind(config.listen)
+    .with_context(|| format!("binding {}", config.listen))?;
+    for addr in server.addrs() {
+        // Tests and scripts read the bound address (port 0 picks one) from this line.
+        println!("hoist listening on http://{addr}");
+    }
+    std::io::stdout().flush()?;
+    tracing::info!(data_dir = %config.data_dir.display(), "serving");
+
+    // actix-web stops on SIGINT/SIGTERM, letting in-flight requests finish.
+    server.run().await?;
+    shutdown.cancel();
+    sweeper.await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn sweep_uploads(registry: web::Data<Registry>, shutdown: CancellationToken) {
+    loop {
+        match registry.expire_uploads().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired abandoned uploads"),
+            Err(e) => tracing::warn!(error = %e, "expiring uploads failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(UPLOAD_SWEEP_EVERY) => {}
+        }
+    }
+}

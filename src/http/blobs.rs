@@ -1,0 +1,76 @@
+//! `HEAD`, `GET` and `DELETE /v2/<name>/blobs/<digest>`, with byte ranges.
+
+use super::head_body::HeadBody;
+use super::range::{parse_range, RangeRequest};
+use super::{header, ApiError};
+use crate::oci::{Digest, RepoName};
+use crate::registry::Registry;
+use actix_web::http::{header as h, Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use std::io::SeekFrom;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+/// Read size for streaming blob bodies.
+const READ_CHUNK: usize = 256 * 1024;
+
+pub async fn handle(
+    req: &HttpRequest,
+    registry: &Registry,
+    repo: &RepoName,
+    digest: &str,
+) -> Result<HttpResponse, ApiError> {
+    let digest = Digest::parse(digest)?;
+    match *req.method() {
+        Method::GET | Method::HEAD => get(req, registry, repo, &digest).await,
+        Method::DELETE => {
+            registry.delete_blob(repo, &digest).await?;
+            Ok(HttpResponse::Accepted().finish())
+        }
+        _ => Err(ApiError::MethodNotAllowed),
+    }
+}
+
+async fn get(
+    req: &HttpRequest,
+    registry: &Registry,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<HttpResponse, ApiError> {
+    let head = req.method() == Method::HEAD;
+    let (size, file) = if head {
+        (registry.blob_size(repo, digest).await?, None)
+    } else {
+        let blob = registry.open_blob(repo, digest).await?;
+        (blob.size, Some(blob.file))
+    };
+    let (status, start, len) = match parse_range(header(req, "range"), size) {
+        RangeRequest::Whole => (StatusCode::OK, 0, size),
+        RangeRequest::Partial(r) => (StatusCode::PARTIAL_CONTENT, r.start, r.len()),
+        RangeRequest::Unsatisfiable => {
+            return Ok(HttpResponse::RangeNotSatisfiable()
+                .insert_header((h::CONTENT_RANGE, format!("bytes */{size}")))
+                .finish())
+        }
+    };
+    let mut response = HttpResponse::build(status);
+    response
+        .content_type("application/octet-stream")
+        .insert_header(("Docker-Content-Digest", digest.to_string()))
+        .insert_header((h::ETAG, format!("\"{digest}\"")))
+        .insert_header((h::ACCEPT_RANGES, "bytes"))
+        .insert_header((h::CACHE_CONTROL, "max-age=31536000"));
+    if status == StatusCode::PARTIAL_CONTENT {
+        let end = start + len - 1;
+        response.insert_header((h::CONTENT_RANGE, format!("bytes {start}-{end}/{size}")));
+    }
+    let Some(file) = file else {
+        return Ok(response.body(HeadBody(len)));
+    };
+    let mut file = tokio::fs::File::from_std(file);
+    file.seek(SeekFrom::Start(start))
+        .await
+        .map_err(|e| crate::registry::RegistryError::Store(e.into()))?;
+    let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK);
+    Ok(response.no_chunking(len).streaming(stream))
+}

@@ -1,0 +1,183 @@
+//! The one place where errors become HTTP: spec error codes, statuses and JSON bodies
+//! (`{"errors":[{"code","message","detail"}]}`). Internal failures are logged here, once,
+//! and reach the client only as an opaque message.
+
+use crate::oci::reference::ReferenceError;
+use crate::oci::{DigestError, NameError, TagError};
+use crate::registry::RegistryError;
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use serde_json::{json, Value};
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub enum ApiError {
+    Registry(RegistryError),
+    /// A `/v2` path that names no endpoint.
+    NotFound,
+    MethodNotAllowed,
+    PaginationInvalid(String),
+    RangeInvalid(String),
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        ApiError::Registry(e)
+    }
+}
+
+impl From<NameError> for ApiError {
+    fn from(e: NameError) -> Self {
+        ApiError::Registry(e.into())
+    }
+}
+
+impl From<DigestError> for ApiError {
+    fn from(e: DigestError) -> Self {
+        ApiError::Registry(e.into())
+    }
+}
+
+impl From<TagError> for ApiError {
+    fn from(e: TagError) -> Self {
+        ApiError::Registry(e.into())
+    }
+}
+
+impl From<ReferenceError> for ApiError {
+    fn from(e: ReferenceError) -> Self {
+        match e {
+            ReferenceError::Tag(t) => t.into(),
+            ReferenceError::Digest(d) => d.into(),
+        }
+    }
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, String, Value) {
+        use RegistryError as R;
+        let msg = self.message();
+        match self {
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND", msg, Value::Null),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "UNSUPPORTED",
+                msg,
+                Value::Null,
+            ),
+            ApiError::PaginationInvalid(_) => (
+                StatusCode::BAD_REQUEST,
+                "PAGINATION_NUMBER_INVALID",
+                msg,
+                Value::Null,
+            ),
+            ApiError::RangeInvalid(_) => (
+                StatusCode::BAD_REQUEST,
+                "BLOB_UPLOAD_INVALID",
+                msg,
+                Value::Null,
+            ),
+            ApiError::Registry(e) => match e {
+                R::NameInvalid(_) => (StatusCode::BAD_REQUEST, "NAME_INVALID", msg, Value::Null),
+                R::NameUnknown(n) => (
+                    StatusCode::NOT_FOUND,
+                    "NAME_UNKNOWN",
+                    msg,
+                    json!({"name": n}),
+                ),
+                R::TagInvalid(_) => (StatusCode::BAD_REQUEST, "TAG_INVALID", msg, Value::Null),
+                R::DigestInvalid(_) => {
+                    (StatusCode::BAD_REQUEST, "DIGEST_INVALID", msg, Value::Null)
+                }
+                R::DigestMismatch { expected, actual } => (
+                    StatusCode::BAD_REQUEST,
+                    "DIGEST_INVALID",
+                    msg,
+                    json!({"expected": expected, "actual": actual}),
+                ),
+                R::BlobUnknown(d) => (
+                    StatusCode::NOT_FOUND,
+                    "BLOB_UNKNOWN",
+                    msg,
+                    json!({"digest": d}),
+                ),
+                R::BlobUploadUnknown(_) => (
+                    StatusCode::NOT_FOUND,
+                    "BLOB_UPLOAD_UNKNOWN",
+                    msg,
+                    Value::Null,
+                ),
+                R::BlobUploadInvalid(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "BLOB_UPLOAD_INVALID",
+                    msg,
+                    Value::Null,
+                ),
+                R::ChunkOutOfOrder { offset, .. } => (
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "BLOB_UPLOAD_INVALID",
+                    msg,
+                    json!({"offset": offset}),
+                ),
+                R::ManifestInvalid(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "MANIFEST_INVALID",
+                    msg,
+                    Value::Null,
+                ),
+                R::ManifestBlobUnknown(d) => (
+                    StatusCode::BAD_REQUEST,
+                    "MANIFEST_BLOB_UNKNOWN",
+                    msg,
+                    json!({"digest": d}),
+                ),
+                R::ManifestUnknown(_) => {
+                    (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", msg, Value::Null)
+                }
+                R::ManifestTooLarge { limit } => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "SIZE_INVALID",
+                    msg,
+                    json!({"limit": limit}),
+                ),
+                R::Unsupported(_) => (StatusCode::BAD_REQUEST, "UNSUPPORTED", msg, Value::Null),
+                R::Store(_) | R::Internal(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "UNKNOWN",
+                    "internal server error".into(),
+                    Value::Null,
+                ),
+            },
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ApiError::Registry(e) => e.to_string(),
+            ApiError::NotFound => "no such endpoint".into(),
+            ApiError::MethodNotAllowed => "method not allowed on this endpoint".into(),
+            ApiError::PaginationInvalid(s) => format!("invalid pagination parameter: {s}"),
+            ApiError::RangeInvalid(s) => format!("invalid Content-Range {s:?}"),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    /// The response; HEAD requests get the status and no body.
+    pub fn into_response(self, head: bool) -> HttpResponse {
+        let (status, code, message, detail) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error = %self.message(), "request failed");
+        }
+        if head {
+            return HttpResponse::build(status).finish();
+        }
+        let mut entry = json!({"code": code, "message": message});
+        if !detail.is_null() {
+            entry["detail"] = detail;
+        }
+        HttpResponse::build(status).json(json!({ "errors": [entry] }))
+    }
+}

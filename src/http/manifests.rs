@@ -1,0 +1,99 @@
+//! `GET`, `HEAD`, `PUT` and `DELETE /v2/<name>/manifests/<reference>`.
+
+use super::head_body::HeadBody;
+use super::{header, ApiError};
+use crate::oci::{Reference, RepoName};
+use crate::registry::{Registry, RegistryError};
+use actix_web::http::{header as h, Method};
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::BytesMut;
+use futures_util::StreamExt;
+
+pub async fn handle(
+    req: &HttpRequest,
+    payload: web::Payload,
+    registry: &Registry,
+    repo: &RepoName,
+    reference: &str,
+) -> Result<HttpResponse, ApiError> {
+    let reference = Reference::parse(reference)?;
+    match *req.method() {
+        Method::GET | Method::HEAD => get(req, registry, repo, &reference).await,
+        Method::PUT => put(req, payload, registry, repo, &reference).await,
+        Method::DELETE => {
+            registry.delete_manifest(repo, &reference).await?;
+            Ok(HttpResponse::Accepted().finish())
+        }
+        _ => Err(ApiError::MethodNotAllowed),
+    }
+}
+
+async fn get(
+    req: &HttpRequest,
+    registry: &Registry,
+    repo: &RepoName,
+    reference: &Reference,
+) -> Result<HttpResponse, ApiError> {
+    let manifest = registry.get_manifest(repo, reference).await?;
+    let digest = manifest.digest.to_string();
+    let etag = format!("\"{digest}\"");
+    let not_modified = header(req, "if-none-match").is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim() == etag || t.trim() == digest || t.trim() == "*")
+    });
+    let mut response = if not_modified {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((h::CONTENT_TYPE, manifest.media_type))
+        .insert_header(("Docker-Content-Digest", digest))
+        .insert_header((h::ETAG, etag));
+    if not_modified {
+        return Ok(response.finish());
+    }
+    if req.method() == Method::HEAD {
+        return Ok(response.body(HeadBody(manifest.body.len() as u64)));
+    }
+    Ok(response.body(manifest.body))
+}
+
+async fn put(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    registry: &Registry,
+    repo: &RepoName,
+    reference: &Reference,
+) -> Result<HttpResponse, ApiError> {
+    let limit = registry.config().manifest_max_bytes;
+    let too_large = || ApiError::Registry(RegistryError::ManifestTooLarge { limit });
+    let declared = header(req, "content-length").and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            RegistryError::ManifestInvalid(format!("reading the request body failed: {e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let pushed = registry
+        .put_manifest(repo, reference, header(req, "content-type"), body.freeze())
+        .await?;
+    let mut response = HttpResponse::Created();
+    response
+        .insert_header((
+            h::LOCATION,
+            format!("/v2/{repo}/manifests/{}", pushed.digest),
+        ))
+        .insert_header(("Docker-Content-Digest", pushed.digest.to_string()));
+    if let Some(subject) = pushed.subject {
+        response.insert_header(("OCI-Subject", subject.to_string()));
+    }
+    Ok(response.finish())
+}

@@ -1,0 +1,95 @@
+//! The `/v2` API edge (actix-web): parse the path, headers and query into `oci` values, call
+//! the `registry`, and write headers and bodies. Never touches `store`.
+
+mod blobs;
+mod error;
+mod head_body;
+mod listing;
+mod manifests;
+mod range;
+mod routes;
+mod uploads;
+
+pub use error::ApiError;
+
+use crate::oci::RepoName;
+use crate::registry::Registry;
+use actix_web::http::Method;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, HttpRequest, HttpResponse};
+use routes::Route;
+
+/// Mount the `/v2` API on an actix app.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/v2")
+            .wrap(DefaultHeaders::new().add(("Docker-Distribution-API-Version", "registry/2.0")))
+            .default_service(web::to(dispatch)),
+    );
+}
+
+async fn dispatch(
+    req: HttpRequest,
+    payload: web::Payload,
+    registry: web::Data<Registry>,
+) -> HttpResponse {
+    let head = req.method() == Method::HEAD;
+    match route(&req, payload, &registry).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(head),
+    }
+}
+
+async fn route(
+    req: &HttpRequest,
+    payload: web::Payload,
+    registry: &Registry,
+) -> Result<HttpResponse, ApiError> {
+    // The raw path: percent-escapes stay escaped, so `%2e%2e` fails name validation.
+    let path = req.path().strip_prefix("/v2").unwrap_or_default();
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    let route = routes::parse(rest).ok_or(ApiError::NotFound)?;
+    let method = req.method();
+    let read = method == Method::GET || method == Method::HEAD;
+    match route {
+        Route::Base if read => Ok(HttpResponse::Ok().json(serde_json::json!({}))),
+        Route::Catalog if read => listing::catalog(req, registry).await,
+        Route::Tags { name } if read => listing::tags(req, registry, &RepoName::parse(name)?).await,
+        Route::Referrers { name, digest } if read => {
+            listing::referrers(req, registry, &RepoName::parse(name)?, digest).await
+        }
+        Route::Manifest { name, reference } => {
+            manifests::handle(req, payload, registry, &RepoName::parse(name)?, reference).await
+        }
+        Route::Blob { name, digest } => {
+            blobs::handle(req, registry, &RepoName::parse(name)?, digest).await
+        }
+        Route::UploadStart { name } if method == Method::POST => {
+            uploads::start(req, payload, registry, &RepoName::parse(name)?).await
+        }
+        Route::Upload { name, id } => {
+            uploads::handle(req, payload, registry, &RepoName::parse(name)?, id).await
+        }
+        _ => Err(ApiError::MethodNotAllowed),
+    }
+}
+
+/// A request header as text, if present and valid.
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The request body as the registry wants it: a stream of bytes with I/O errors.
+fn body_stream(
+    payload: web::Payload,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Unpin {
+    use futures_util::StreamExt;
+    payload.map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string())))
+}
+
+/// Parse the query string into `T`; unknown parameters are ignored.
+fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::PaginationInvalid(e.to_string()))
+}

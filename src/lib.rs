@@ -1,0 +1,11 @@
+//! hoist: an OCI/Docker registry, an upstream mirror and a web console in one binary.
+//!
+//! Layers, each importing only those to its right: `http` -> `registry` -> `store` -> `oci`.
+//! `app` is the only module that wires them together.
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod oci;
+pub mod registry;
+pub mod store;

@@ -1,0 +1,37 @@
+//! The `hoist` command line.
+
+use clap::{Parser, Subcommand};
+use hoist::config::{Config, ServeArgs};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "hoist",
+    version,
+    about = "Container registry, upstream mirror and web console"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the registry (defaults: 127.0.0.1:5000, data in ./hoist-data)
+    Serve(ServeArgs),
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config::load(&args)?;
+            tracing_subscriber::fmt()
+                .with_env_filter(EnvFilter::try_new(&config.log)?)
+                .with_writer(std::io::stderr)
+                .init();
+            hoist::app::serve(config).await
+        }
+    }
+}

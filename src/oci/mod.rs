@@ -1,0 +1,15 @@
+//! Pure format logic: digests, names, tags, references, media types and manifest parsing.
+//! No I/O, no async, and no imports from any other hoist module.
+
+pub mod digest;
+pub mod manifest;
+pub mod media_types;
+pub mod name;
+pub mod reference;
+pub mod tag;
+
+pub use digest::{Algorithm, Digest, DigestError, Hasher};
+pub use manifest::{Descriptor, Manifest, ManifestError, ManifestKind};
+pub use name::{NameError, RepoName};
+pub use reference::Reference;
+pub use tag::{Tag, TagError};

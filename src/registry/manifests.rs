@@ -1,0 +1,181 @@
+//! Pushing, pulling and deleting manifests. Bytes are stored and served exactly as pushed.
+
+use super::{now_unix, Registry, RegistryError};
+use crate::oci::{Digest, Manifest, ManifestKind, Reference, RepoName};
+use crate::store::{ManifestRecord, PutManifest, PutOutcome, ReferrerRecord};
+use bytes::Bytes;
+
+/// A manifest as served.
+pub struct ManifestContent {
+    pub media_type: String,
+    pub digest: Digest,
+    pub body: Bytes,
+}
+
+/// The result of a push.
+pub struct PushedManifest {
+    pub digest: Digest,
+    /// The `subject` the manifest refers to, echoed in the `OCI-Subject` header.
+    pub subject: Option<Digest>,
+}
+
+impl Registry {
+    /// Validate and store a manifest under `reference` (a tag, or the digest it must have).
+    pub async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<PushedManifest, RegistryError> {
+        let limit = self.config.manifest_max_bytes;
+        if body.len() > limit {
+            return Err(RegistryError::ManifestTooLarge { limit });
+        }
+        let manifest = Manifest::parse(&body, content_type)
+            .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
+        if manifest.kind == ManifestKind::Schema1 {
+            return Err(RegistryError::ManifestInvalid(
+                "Docker schema 1 manifests cannot be pushed to this registry yet".into(),
+            ));
+        }
+        let digest = match reference {
+            Reference::Digest(expected) => {
+                let actual = Digest::of(expected.algorithm(), &body);
+                if &actual != expected {
+                    return Err(RegistryError::DigestMismatch {
+                        expected: expected.to_string(),
+                        actual: actual.to_string(),
+                    });
+                }
+                actual
+            }
+            Reference::Tag(_) => Digest::sha256_of(&body),
+        };
+        let tag = match reference {
+            Reference::Tag(t) => Some(t.to_string()),
+            Reference::Digest(_) => None,
+        };
+        let required_blobs: Vec<String> = manifest
+            .required_blobs()
+            .map(|d| d.digest.to_string())
+            .collect();
+        let required_manifests: Vec<String> = manifest
+            .manifests
+            .iter()
+            .map(|d| d.digest.to_string())
+            .collect();
+        let record = ManifestRecord {
+            media_type: manifest.media_type.clone(),
+            size: body.len() as u64,
+            subject: manifest.subject.as_ref().map(|s| s.digest.to_string()),
+            pushed_at: now_unix(),
+        };
+        let referrer = manifest.subject.as_ref().map(|_| ReferrerRecord {
+            media_type: manifest.media_type.clone(),
+            digest: digest.to_string(),
+            size: body.len() as u64,
+            artifact_type: manifest.effective_artifact_type().map(str::to_owned),
+            annotations: manifest.annotations.clone(),
+        });
+        let (r, d) = (repo.to_string(), digest.to_string());
+        let outcome = self
+            .blocking(move |s| {
+                let put = PutManifest {
+                    repo: &r,
+                    digest: &d,
+                    record: &record,
+                    body: &body,
+                    tag: tag.as_deref(),
+                    required_blobs: &required_blobs,
+                    required_manifests: &required_manifests,
+                    referrer: referrer.as_ref(),
+                };
+                s.meta.put_manifest(&put, now_unix())
+            })
+            .await?;
+        match outcome {
+            PutOutcome::Stored => Ok(PushedManifest {
+                digest,
+                subject: manifest.subject.map(|s| s.digest),
+            }),
+            PutOutcome::MissingBlob(d) | PutOutcome::MissingManifest(d) => {
+                Err(RegistryError::ManifestBlobUnknown(d))
+            }
+        }
+    }
+
+    /// The digest a reference points at in `repo`.
+    async fn resolve_digest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+    ) -> Result<Digest, RegistryError> {
+        match reference {
+            Reference::Digest(d) => Ok(d.clone()),
+            Reference::Tag(tag) => {
+                let (r, t) = (repo.to_string(), tag.to_string());
+                let found = self.blocking(move |s| s.meta.tag(&r, &t)).await?;
+                match found {
+                    Some(d) => Digest::parse(&d).map_err(|e| {
+                        RegistryError::Internal(format!("stored tag {repo}:{tag} -> {d}: {e}"))
+                    }),
+                    None => Err(self.manifest_unknown(repo, reference).await),
+                }
+            }
+        }
+    }
+
+    /// MANIFEST_UNKNOWN, or NAME_UNKNOWN when the repository itself does not exist.
+    async fn manifest_unknown(&self, repo: &RepoName, reference: &Reference) -> RegistryError {
+        let r = repo.to_string();
+        match self.blocking(move |s| s.meta.repo_exists(&r)).await {
+            Ok(false) => RegistryError::NameUnknown(repo.to_string()),
+            Ok(true) => RegistryError::ManifestUnknown(reference.to_string()),
+            Err(e) => e,
+        }
+    }
+
+    /// The manifest a reference names, exactly as stored.
+    pub async fn get_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+    ) -> Result<ManifestContent, RegistryError> {
+        let digest = self.resolve_digest(repo, reference).await?;
+        let (r, d) = (repo.to_string(), digest.to_string());
+        match self.blocking(move |s| s.meta.manifest(&r, &d)).await? {
+            Some((record, body)) => Ok(ManifestContent {
+                media_type: record.media_type,
+                digest,
+                body: Bytes::from(body),
+            }),
+            None => Err(self.manifest_unknown(repo, reference).await),
+        }
+    }
+
+    /// Delete by digest: the manifest and every tag on it. Delete by tag: only the tag.
+    pub async fn delete_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+    ) -> Result<(), RegistryError> {
+        let r = repo.to_string();
+        let removed = match reference {
+            Reference::Digest(d) => {
+                let d = d.to_string();
+                self.blocking(move |s| s.meta.delete_manifest(&r, &d))
+                    .await?
+            }
+            Reference::Tag(t) => {
+                let t = t.to_string();
+                self.blocking(move |s| s.meta.delete_tag(&r, &t)).await?
+            }
+        };
+        if removed {
+            Ok(())
+        } else {
+            Err(self.manifest_unknown(repo, reference).await)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The domain: push, pull, uploads, tags, listings, referrers and deletes, over the store.
+//! Knows nothing of HTTP; may import `store` and `oci`. Every store call runs on the blocking
+//! pool, since redb and file-system calls block.
+
+mod blobs;
+mod error;
+mod listing;
+mod manifests;
+mod uploads;
+
+pub use blobs::BlobContent;
+pub use error::RegistryError;
+pub use manifests::{ManifestContent, PushedManifest};
+pub use uploads::UploadCursors;
+// Listing shapes the edges render as they are.
+pub use crate::store::{Page, ReferrerRecord};
+
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Limits and policies the domain enforces.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// Largest manifest accepted, in bytes.
+    pub manifest_max_bytes: usize,
+    /// Uploads idle for longer than this are removed.
+    pub upload_max_idle: Duration,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            manifest_max_bytes: 4 * 1024 * 1024,
+            upload_max_idle: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+pub struct Registry {
+    store: Arc<Store>,
+    uploads: UploadCursors,
+    config: RegistryConfig,
+}
+
+impl Registry {
+    pub fn new(store: Store, config: RegistryConfig) -> Self {
+        Registry {
+            store: Arc::new(store),
+            uploads: UploadCursors::default(),
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    /// Run a blocking store operation off the async workers.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, RegistryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| RegistryError::Internal(format!("blocking task failed: {e}")))?
+            .map_err(RegistryError::from)
+    }
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

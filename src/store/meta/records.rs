@@ -1,0 +1,79 @@
+//! The values kept in the tables, and the shapes of multi-table operations.
+
+use super::StoreError;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRecord {
+    pub media_type: String,
+    pub size: u64,
+    /// The digest of the manifest this one refers to (`subject`), for the referrers index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub pushed_at: u64,
+}
+
+/// A referrer as the referrers API lists it: an OCI descriptor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferrerRecord {
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub repo: String,
+    pub started: u64,
+}
+
+/// One page of a sorted listing, and whether more follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub items: Vec<String>,
+    pub more: bool,
+}
+
+/// Everything a manifest push writes, in one transaction.
+pub struct PutManifest<'a> {
+    pub repo: &'a str,
+    pub digest: &'a str,
+    pub record: &'a ManifestRecord,
+    pub body: &'a [u8],
+    pub tag: Option<&'a str>,
+    /// Blobs that must be linked in the repository.
+    pub required_blobs: &'a [String],
+    /// Child manifests that must exist in the repository.
+    pub required_manifests: &'a [String],
+    pub referrer: Option<&'a ReferrerRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    Stored,
+    MissingBlob(String),
+    MissingManifest(String),
+}
+
+pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+        table: "encode",
+        reason: e.to_string(),
+    })
+}
+
+pub(super) fn decode<T: DeserializeOwned>(
+    table: &'static str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,23 @@
+//! Table definitions. Names carry a version so that a later schema can migrate table by table.
+
+use redb::TableDefinition;
+
+pub const META: TableDefinition<&str, &str> = TableDefinition::new("meta.v1");
+/// digest -> size: the bytes are in the blob store.
+pub const BLOBS: TableDefinition<&str, u64> = TableDefinition::new("blobs.v1");
+/// (repo, digest) -> size: the blob is visible in the repository.
+pub const REPO_BLOBS: TableDefinition<(&str, &str), u64> = TableDefinition::new("repo_blobs.v1");
+/// repo -> unix time of creation.
+pub const REPOS: TableDefinition<&str, u64> = TableDefinition::new("repos.v1");
+/// (repo, digest) -> JSON `ManifestRecord`.
+pub const MANIFESTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("manifests.v1");
+/// (repo, digest) -> the manifest bytes exactly as pushed.
+pub const MANIFEST_BODIES: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("manifest_bodies.v1");
+/// (repo, tag) -> digest.
+pub const TAGS: TableDefinition<(&str, &str), &str> = TableDefinition::new("tags.v1");
+/// upload id -> JSON `UploadRecord`.
+pub const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads.v1");
+/// (repo, subject digest, referrer digest) -> JSON `ReferrerRecord` (an OCI descriptor).
+pub const REFERRERS: TableDefinition<(&str, &str, &str), &[u8]> =
+    TableDefinition::new("referrers.v1");

@@ -1,0 +1,55 @@
+//! Persistence only: redb metadata (`meta`), content-addressed blob files (`blobs`) and the
+//! temp files of uploads in progress (`uploads`). Knows formats only through `oci` types.
+
+pub mod blobs;
+pub mod error;
+pub mod meta;
+pub mod uploads;
+
+pub use blobs::BlobStore;
+pub use error::StoreError;
+pub use meta::{ManifestRecord, Meta, Page, PutManifest, PutOutcome, ReferrerRecord, UploadRecord};
+pub use uploads::UploadFiles;
+
+use std::path::Path;
+
+/// Everything hoist keeps on disk, under one data directory.
+pub struct Store {
+    pub meta: Meta,
+    pub blobs: BlobStore,
+    pub uploads: UploadFiles,
+}
+
+impl Store {
+    /// Open (creating if needed) the store in `data_dir` and clear what a crash left behind.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let store = Store {
+            meta: Meta::open(&data_dir.join("hoist.redb"))?,
+            blobs: BlobStore::new(data_dir.join("blobs"))?,
+            uploads: UploadFiles::new(data_dir.join("uploads"))?,
+        };
+        store.remove_orphan_uploads()?;
+        Ok(store)
+    }
+
+    /// Upload files without a record, and records without a file, are what a crash between
+    /// the two writes leaves; neither can be resumed, so both go.
+    fn remove_orphan_uploads(&self) -> Result<(), StoreError> {
+        let records = self.meta.upload_ids()?;
+        let files = self.uploads.list()?;
+        for (id, _) in &files {
+            if !records.contains(id) {
+                tracing::info!(upload.id = %id, "removing orphan upload file");
+                self.uploads.remove(id)?;
+            }
+        }
+        for id in records {
+            if !files.iter().any(|(f, _)| *f == id) {
+                tracing::info!(upload.id = %id, "removing upload record without a file");
+                self.meta.delete_upload(&id)?;
+            }
+        }
+        Ok(())
+    }
+}
