@@ -1,0 +1,5 @@
+//! One integration test binary: every test starts the real `hoist` on 127.0.0.1.
+
+mod harness;
+
+mod blobs;
