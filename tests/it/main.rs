@@ -3,3 +3,5 @@
 mod harness;
 
 mod blobs;
+mod listing;
+mod manifests;
