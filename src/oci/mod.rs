@@ -2,6 +2,7 @@
 //! No I/O, no async, and no imports from any other hoist module.
 
 pub mod digest;
+pub mod gojson;
 pub mod manifest;
 pub mod media_types;
 pub mod name;
@@ -13,3 +14,4 @@ pub use manifest::{Descriptor, Manifest, ManifestError, ManifestKind};
 pub use name::{NameError, RepoName};
 pub use reference::Reference;
 pub use tag::{Tag, TagError};
+pub mod schema1;
