@@ -1,6 +1,7 @@
 //! Pure format logic: digests, names, tags, references, media types and manifest parsing.
 //! No I/O, no async, and no imports from any other hoist module.
 
+pub mod accept;
 pub mod digest;
 pub mod gojson;
 pub mod manifest;
