@@ -7,6 +7,7 @@ pub mod gojson;
 pub mod manifest;
 pub mod media_types;
 pub mod name;
+pub mod negotiate;
 pub mod reference;
 pub mod tag;
 
