@@ -3,5 +3,6 @@
 
 pub mod from_schema2;
 pub mod jws;
+pub mod to_schema2;
 
 pub use from_schema2::{to_schema1, ConversionError, EMPTY_LAYER_DIGEST};
