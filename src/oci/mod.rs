@@ -3,6 +3,7 @@
 
 pub mod accept;
 pub mod digest;
+pub mod family;
 pub mod gojson;
 pub mod manifest;
 pub mod media_types;
