@@ -191,6 +191,7 @@ pub fn map_index(
                 } else {
                     d.annotations.clone()
                 },
+                platform: None,
             };
             let platform = platforms.get(i).and_then(Option::as_ref);
             entries.push(descriptor(

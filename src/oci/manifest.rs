@@ -60,6 +60,37 @@ pub struct Descriptor {
     pub size: u64,
     pub artifact_type: Option<String>,
     pub annotations: Option<BTreeMap<String, String>>,
+    /// For entries of a list or index.
+    pub platform: Option<Platform>,
+}
+
+/// The platform of a list or index entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct Platform {
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// Parse `os/arch[/variant]`, e.g. `linux/amd64` or `linux/arm64/v8`.
+    pub fn parse(s: &str) -> Option<Platform> {
+        let mut parts = s.split('/');
+        let os = parts.next().filter(|p| !p.is_empty())?.to_owned();
+        let architecture = parts.next().filter(|p| !p.is_empty())?.to_owned();
+        let variant = parts.next().map(str::to_owned);
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Platform {
+            architecture,
+            os,
+            variant,
+        })
+    }
 }
 
 /// What hoist needs to know of a manifest to store and index it.
@@ -98,6 +129,7 @@ struct RawDescriptor {
     size: Option<i64>,
     artifact_type: Option<String>,
     annotations: Option<BTreeMap<String, String>>,
+    platform: Option<Platform>,
 }
 
 #[derive(Deserialize)]
@@ -148,6 +180,18 @@ impl Manifest {
         self.artifact_type
             .as_deref()
             .or_else(|| self.config.as_ref().map(|c| c.media_type.as_str()))
+    }
+
+    /// The entry of a list or index for `wanted`: like distribution, the first whose os and
+    /// architecture match; a variant counts only when `wanted` names one.
+    pub fn platform_child(&self, wanted: &Platform) -> Option<&Descriptor> {
+        self.manifests.iter().find(|d| {
+            d.platform.as_ref().is_some_and(|p| {
+                p.os == wanted.os
+                    && p.architecture == wanted.architecture
+                    && (wanted.variant.is_none() || p.variant == wanted.variant)
+            })
+        })
     }
 
     /// Every blob the manifest needs in the repository (config and distributable layers).
@@ -227,6 +271,7 @@ fn schema1(raw: RawManifest, media_type: String) -> Result<Manifest, ManifestErr
                 size: 0,
                 artifact_type: None,
                 annotations: None,
+                platform: None,
             })
         })
         .collect::<Result<_, ManifestError>>()?;
@@ -268,6 +313,7 @@ fn descriptor(d: RawDescriptor, field: &'static str) -> Result<Descriptor, Manif
         size,
         artifact_type: d.artifact_type,
         annotations: d.annotations,
+        platform: d.platform,
     })
 }
 
@@ -321,6 +367,26 @@ mod tests {
         let m = Manifest::parse(LIST, Some(mt::DOCKER_LIST)).expect("valid");
         assert_eq!(m.kind, ManifestKind::DockerList);
         assert_eq!(m.manifests.len(), 2);
+    }
+
+    #[test]
+    fn picks_the_first_matching_platform() {
+        let m = Manifest::parse(LIST, Some(mt::DOCKER_LIST)).expect("valid");
+        let amd64 = Platform::parse("linux/amd64").expect("platform");
+        let child = m.platform_child(&amd64).expect("amd64 child");
+        assert_eq!(
+            child.platform.as_ref().map(|p| p.architecture.as_str()),
+            Some("amd64")
+        );
+        let arm = Platform::parse("linux/arm64/v8").expect("platform");
+        assert_eq!(
+            m.platform_child(&arm).map(|d| d.digest.clone()),
+            Some(m.manifests[0].digest.clone())
+        );
+        assert!(m
+            .platform_child(&Platform::parse("windows/amd64").expect("p"))
+            .is_none());
+        assert!(Platform::parse("linux").is_none());
     }
 
     #[test]

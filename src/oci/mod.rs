@@ -13,7 +13,7 @@ pub mod reference;
 pub mod tag;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
-pub use manifest::{Descriptor, Manifest, ManifestError, ManifestKind};
+pub use manifest::{Descriptor, Manifest, ManifestError, ManifestKind, Platform};
 pub use name::{NameError, RepoName};
 pub use reference::Reference;
 pub use tag::{Tag, TagError};
