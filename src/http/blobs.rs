@@ -4,7 +4,7 @@ use super::head_body::HeadBody;
 use super::range::{parse_range, RangeRequest};
 use super::{header, ApiError};
 use crate::oci::{Digest, RepoName};
-use crate::registry::Registry;
+use crate::registry::{BlobBody, Registry};
 use actix_web::http::{header as h, Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use std::io::SeekFrom;
@@ -38,11 +38,11 @@ async fn get(
     digest: &Digest,
 ) -> Result<HttpResponse, ApiError> {
     let head = req.method() == Method::HEAD;
-    let (size, file) = if head {
+    let (size, body) = if head {
         (registry.blob_size(repo, digest).await?, None)
     } else {
         let blob = registry.open_blob(repo, digest).await?;
-        (blob.size, Some(blob.file))
+        (blob.size, Some(blob.body))
     };
     let (status, start, len) = match parse_range(header(req, "range"), size) {
         RangeRequest::Whole => (StatusCode::OK, 0, size),
@@ -64,8 +64,14 @@ async fn get(
         let end = start + len - 1;
         response.insert_header((h::CONTENT_RANGE, format!("bytes {start}-{end}/{size}")));
     }
-    let Some(file) = file else {
-        return Ok(response.body(HeadBody(len)));
+    let file = match body {
+        None => return Ok(response.body(HeadBody(len))),
+        Some(BlobBody::Constant(bytes)) => {
+            let end = usize::try_from(start + len).unwrap_or(bytes.len());
+            let start = usize::try_from(start).unwrap_or(0);
+            return Ok(response.body(&bytes[start..end]));
+        }
+        Some(BlobBody::File(file)) => file,
     };
     let mut file = tokio::fs::File::from_std(file);
     file.seek(SeekFrom::Start(start))

@@ -125,6 +125,12 @@ impl ApiError {
                     msg,
                     Value::Null,
                 ),
+                R::ManifestUnverified(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "MANIFEST_UNVERIFIED",
+                    msg,
+                    Value::Null,
+                ),
                 R::ManifestBlobUnknown(d) => (
                     StatusCode::BAD_REQUEST,
                     "MANIFEST_BLOB_UNKNOWN",

@@ -2,6 +2,7 @@
 
 use super::head_body::HeadBody;
 use super::{header, ApiError};
+use crate::oci::accept::Accept;
 use crate::oci::{Reference, RepoName};
 use crate::registry::{Registry, RegistryError};
 use actix_web::http::{header as h, Method};
@@ -34,7 +35,12 @@ async fn get(
     repo: &RepoName,
     reference: &Reference,
 ) -> Result<HttpResponse, ApiError> {
-    let manifest = registry.get_manifest(repo, reference).await?;
+    let accept = Accept::parse(
+        req.headers()
+            .get_all(h::ACCEPT)
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let manifest = registry.resolve_manifest(repo, reference, &accept).await?;
     let digest = manifest.digest.to_string();
     let etag = format!("\"{digest}\"");
     let not_modified = header(req, "if-none-match").is_some_and(|v| {

@@ -1,18 +1,38 @@
 //! Reading, linking and unlinking blobs in a repository.
 
 use super::{now_unix, Registry, RegistryError};
+use crate::oci::schema1::from_schema2::EMPTY_LAYER_DIGEST;
 use crate::oci::{Digest, RepoName};
+
+/// The gzipped empty tar schema1 uses for metadata-only history entries (FORMATS.md 2.6):
+/// Go's gzip of 1024 zero bytes. Served from this constant in every repository.
+pub const EMPTY_LAYER: [u8; 32] = [
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x09, 0x6e, 0x88, 0x00, 0xff, 0x62, 0x18, 0x05, 0xa3, 0x60, 0x14,
+    0x8c, 0x58, 0x00, 0x08, 0x00, 0x00, 0xff, 0xff, 0x2e, 0xaf, 0xb5, 0xef, 0x00, 0x04, 0x00, 0x00,
+];
 
 /// A blob opened for reading.
 pub struct BlobContent {
     pub digest: Digest,
     pub size: u64,
-    pub file: std::fs::File,
+    pub body: BlobBody,
+}
+
+pub enum BlobBody {
+    File(std::fs::File),
+    Constant(&'static [u8]),
+}
+
+fn is_empty_layer(digest: &Digest) -> bool {
+    digest.to_string() == EMPTY_LAYER_DIGEST
 }
 
 impl Registry {
     /// The size of a blob linked in `repo`.
     pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64, RegistryError> {
+        if is_empty_layer(digest) {
+            return Ok(EMPTY_LAYER.len() as u64);
+        }
         let (r, d) = (repo.to_string(), digest.to_string());
         self.blocking(move |s| s.meta.repo_blob_size(&r, &d))
             .await?
@@ -26,12 +46,19 @@ impl Registry {
         digest: &Digest,
     ) -> Result<BlobContent, RegistryError> {
         let size = self.blob_size(repo, digest).await?;
+        if is_empty_layer(digest) {
+            return Ok(BlobContent {
+                digest: digest.clone(),
+                size,
+                body: BlobBody::Constant(&EMPTY_LAYER),
+            });
+        }
         let d = digest.clone();
         let file = self.blocking(move |s| Ok(s.blobs.open(&d)?)).await?;
         Ok(BlobContent {
             digest: digest.clone(),
             size,
-            file,
+            body: BlobBody::File(file),
         })
     }
 
@@ -61,5 +88,18 @@ impl Registry {
             s.meta.link_blob(&r, &d, now_unix())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_layer_constant_has_its_digest() {
+        assert_eq!(
+            Digest::sha256_of(&EMPTY_LAYER).to_string(),
+            EMPTY_LAYER_DIGEST
+        );
     }
 }

@@ -25,6 +25,8 @@ pub enum RegistryError {
     ChunkOutOfOrder { start: u64, offset: u64 },
     #[error("manifest invalid: {0}")]
     ManifestInvalid(String),
+    #[error("manifest signature does not verify: {0}")]
+    ManifestUnverified(String),
     #[error("manifest references {0}, which is not in this repository")]
     ManifestBlobUnknown(String),
     #[error("manifest {0} is not known in this repository")]

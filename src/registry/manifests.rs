@@ -1,8 +1,10 @@
 //! Pushing, pulling and deleting manifests. Bytes are stored and served exactly as pushed.
 
 use super::{now_unix, Registry, RegistryError};
+use crate::oci::schema1::from_schema2::EMPTY_LAYER_DIGEST;
+use crate::oci::schema1::{jws, to_schema2::Schema1Image};
 use crate::oci::{Digest, Manifest, ManifestKind, Reference, RepoName};
-use crate::store::{ManifestRecord, PutManifest, PutOutcome, ReferrerRecord};
+use crate::store::{ManifestRecord, Origin, PutManifest, PutOutcome, ReferrerRecord};
 use bytes::Bytes;
 
 /// A manifest as served.
@@ -34,14 +36,14 @@ impl Registry {
         }
         let manifest = Manifest::parse(&body, content_type)
             .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
-        if manifest.kind == ManifestKind::Schema1 {
-            return Err(RegistryError::ManifestInvalid(
-                "Docker schema 1 manifests cannot be pushed to this registry yet".into(),
-            ));
-        }
-        let digest = match reference {
-            Reference::Digest(expected) => {
-                let actual = Digest::of(expected.algorithm(), &body);
+        // A schema1 digest covers the canonical payload, not the signed bytes.
+        let canonical_digest = match manifest.kind {
+            ManifestKind::Schema1 => Some(check_schema1(&body)?),
+            _ => None,
+        };
+        let digest = match (reference, canonical_digest) {
+            (Reference::Digest(expected), canonical) => {
+                let actual = canonical.unwrap_or_else(|| Digest::of(expected.algorithm(), &body));
                 if &actual != expected {
                     return Err(RegistryError::DigestMismatch {
                         expected: expected.to_string(),
@@ -50,16 +52,21 @@ impl Registry {
                 }
                 actual
             }
-            Reference::Tag(_) => Digest::sha256_of(&body),
+            (Reference::Tag(_), Some(canonical)) => canonical,
+            (Reference::Tag(_), None) => Digest::sha256_of(&body),
         };
         let tag = match reference {
             Reference::Tag(t) => Some(t.to_string()),
             Reference::Digest(_) => None,
         };
-        let required_blobs: Vec<String> = manifest
+        // The empty layer is served in every repository, so it need not be pushed.
+        let mut required_blobs: Vec<String> = manifest
             .required_blobs()
             .map(|d| d.digest.to_string())
+            .filter(|d| d != EMPTY_LAYER_DIGEST)
             .collect();
+        required_blobs.sort();
+        required_blobs.dedup();
         let required_manifests: Vec<String> = manifest
             .manifests
             .iter()
@@ -70,6 +77,7 @@ impl Registry {
             size: body.len() as u64,
             subject: manifest.subject.as_ref().map(|s| s.digest.to_string()),
             pushed_at: now_unix(),
+            origin: Origin::Pushed,
         };
         let referrer = manifest.subject.as_ref().map(|_| ReferrerRecord {
             media_type: manifest.media_type.clone(),
@@ -106,7 +114,7 @@ impl Registry {
     }
 
     /// The digest a reference points at in `repo`.
-    async fn resolve_digest(
+    pub(super) async fn resolve_digest(
         &self,
         repo: &RepoName,
         reference: &Reference,
@@ -178,4 +186,18 @@ impl Registry {
             Err(self.manifest_unknown(repo, reference).await)
         }
     }
+}
+
+/// A pushed schema1 must be signed, its signatures must verify (any key: they prove
+/// integrity, not trust) and its history must form a chain. Returns its canonical digest.
+fn check_schema1(body: &[u8]) -> Result<Digest, RegistryError> {
+    let verified = jws::verify(body).map_err(|e| match e {
+        jws::JwsError::Unverified { .. } | jws::JwsError::Inconsistent => {
+            RegistryError::ManifestUnverified(e.to_string())
+        }
+        other => RegistryError::ManifestInvalid(format!("schema 1: {other}")),
+    })?;
+    Schema1Image::parse(&verified.canonical)
+        .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
+    Ok(Digest::sha256_of(&verified.canonical))
 }

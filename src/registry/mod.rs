@@ -6,15 +6,18 @@ mod blobs;
 mod error;
 mod listing;
 mod manifests;
+mod resolve;
 mod uploads;
+mod variants;
 
-pub use blobs::BlobContent;
+pub use blobs::{BlobBody, BlobContent};
 pub use error::RegistryError;
 pub use manifests::{ManifestContent, PushedManifest};
 pub use uploads::UploadCursors;
 // Listing shapes the edges render as they are.
 pub use crate::store::{Page, ReferrerRecord};
 
+use crate::oci::Platform;
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,6 +29,8 @@ pub struct RegistryConfig {
     pub manifest_max_bytes: usize,
     /// Uploads idle for longer than this are removed.
     pub upload_max_idle: Duration,
+    /// The list entry given to clients that read no lists (distribution: linux/amd64).
+    pub default_platform: Platform,
 }
 
 impl Default for RegistryConfig {
@@ -33,6 +38,11 @@ impl Default for RegistryConfig {
         RegistryConfig {
             manifest_max_bytes: 4 * 1024 * 1024,
             upload_max_idle: Duration::from_secs(24 * 3600),
+            default_platform: Platform {
+                os: "linux".into(),
+                architecture: "amd64".into(),
+                variant: None,
+            },
         }
     }
 }

@@ -2,13 +2,18 @@
 //! temp files of uploads in progress (`uploads`). Knows formats only through `oci` types.
 
 pub mod blobs;
+pub mod diff_id;
 pub mod error;
+pub mod keys;
 pub mod meta;
 pub mod uploads;
 
 pub use blobs::BlobStore;
 pub use error::StoreError;
-pub use meta::{ManifestRecord, Meta, Page, PutManifest, PutOutcome, ReferrerRecord, UploadRecord};
+pub use meta::{
+    ManifestRecord, Meta, Origin, Page, PutManifest, PutOutcome, PutVariant, ReferrerRecord,
+    UploadRecord,
+};
 pub use uploads::UploadFiles;
 
 use std::path::Path;
@@ -18,6 +23,8 @@ pub struct Store {
     pub meta: Meta,
     pub blobs: BlobStore,
     pub uploads: UploadFiles,
+    /// The key schema1 variants are signed with.
+    pub signing_key: crate::oci::schema1::jws::SchemaKey,
 }
 
 impl Store {
@@ -28,9 +35,24 @@ impl Store {
             meta: Meta::open(&data_dir.join("hoist.redb"))?,
             blobs: BlobStore::new(data_dir.join("blobs"))?,
             uploads: UploadFiles::new(data_dir.join("uploads"))?,
+            signing_key: keys::load_or_create(data_dir)?,
         };
         store.remove_orphan_uploads()?;
         Ok(store)
+    }
+
+    /// Store a small blob hoist made itself (an up-converted config): written to a temp file
+    /// beside the uploads (so a crash leaves only an orphan that start-up removes), then
+    /// installed like any upload.
+    pub fn write_blob(&self, digest: &crate::oci::Digest, bytes: &[u8]) -> Result<(), StoreError> {
+        if self.blobs.exists(digest) {
+            return Ok(());
+        }
+        let temp = format!("made-{}", uuid::Uuid::new_v4());
+        std::fs::write(self.uploads.path(&temp), bytes)?;
+        self.uploads.sync(&temp)?;
+        self.blobs.install(&self.uploads.path(&temp), digest)?;
+        Ok(())
     }
 
     /// Upload files without a record, and records without a file, are what a crash between

@@ -2,7 +2,7 @@
 
 use super::records::{decode, encode};
 use super::tables::*;
-use super::{ManifestRecord, Meta, PutManifest, PutOutcome, ReferrerRecord, StoreError};
+use super::{ManifestRecord, Meta, Origin, PutManifest, PutOutcome, ReferrerRecord, StoreError};
 use redb::{ReadableDatabase, ReadableTable};
 use std::ops::Bound;
 
@@ -77,34 +77,51 @@ impl Meta {
         Ok(Some((record, body)))
     }
 
-    /// Delete a manifest with every tag that points at it and its referrer entry.
+    /// Delete a manifest with every tag that points at it, its referrer entry, and every
+    /// variant derived from it (transitively).
     pub fn delete_manifest(&self, repo: &str, digest: &str) -> Result<bool, StoreError> {
         let txn = self.db.begin_write()?;
         {
             let mut manifests = txn.open_table(MANIFESTS)?;
-            let record: ManifestRecord = match manifests.remove((repo, digest))? {
-                Some(old) => decode("manifests", old.value())?,
-                None => return Ok(false),
-            };
-            txn.open_table(MANIFEST_BODIES)?.remove((repo, digest))?;
-            let mut tags = txn.open_table(TAGS)?;
-            let mut doomed = Vec::new();
-            for entry in tags.range::<(&str, &str)>((repo, "")..)? {
-                let (key, value) = entry?;
-                let (key_repo, tag) = key.value();
-                if key_repo != repo {
-                    break;
-                }
-                if value.value() == digest {
-                    doomed.push(tag.to_owned());
-                }
+            if manifests.get((repo, digest))?.is_none() {
+                return Ok(false);
             }
-            for tag in doomed {
-                tags.remove((repo, tag.as_str()))?;
-            }
-            if let Some(subject) = record.subject {
-                txn.open_table(REFERRERS)?
-                    .remove((repo, subject.as_str(), digest))?;
+            let mut bodies = txn.open_table(MANIFEST_BODIES)?;
+            let mut referrers = txn.open_table(REFERRERS)?;
+            let mut variants = txn.open_table(VARIANTS)?;
+            remove_tags_of(&mut txn.open_table(TAGS)?, repo, digest)?;
+            let mut doomed = vec![digest.to_owned()];
+            while let Some(d) = doomed.pop() {
+                let record: ManifestRecord = match manifests.remove((repo, d.as_str()))? {
+                    Some(old) => decode("manifests", old.value())?,
+                    None => continue,
+                };
+                bodies.remove((repo, d.as_str()))?;
+                if let Some(subject) = record.subject {
+                    referrers.remove((repo, subject.as_str(), d.as_str()))?;
+                }
+                let mut made = Vec::new();
+                for entry in variants.range::<(&str, &str, &str)>((repo, d.as_str(), "")..)? {
+                    let (key, value) = entry?;
+                    let (r, source, kind) = key.value();
+                    if r != repo || source != d {
+                        break;
+                    }
+                    made.push((kind.to_owned(), value.value().to_owned()));
+                }
+                for (kind, variant) in made {
+                    variants.remove((repo, d.as_str(), kind.as_str()))?;
+                    let derived_from_d = match manifests.get((repo, variant.as_str()))? {
+                        Some(v) => matches!(
+                            decode::<ManifestRecord>("manifests", v.value())?.origin,
+                            Origin::Derived { ref source, .. } if *source == d
+                        ),
+                        None => false,
+                    };
+                    if derived_from_d {
+                        doomed.push(variant);
+                    }
+                }
             }
         }
         txn.commit()?;
@@ -127,4 +144,27 @@ impl Meta {
         }
         Ok(out)
     }
+}
+
+/// Remove every tag of `repo` that points at `digest`.
+fn remove_tags_of(
+    tags: &mut redb::Table<(&str, &str), &str>,
+    repo: &str,
+    digest: &str,
+) -> Result<(), StoreError> {
+    let mut doomed = Vec::new();
+    for entry in tags.range::<(&str, &str)>((repo, "")..)? {
+        let (key, value) = entry?;
+        let (key_repo, tag) = key.value();
+        if key_repo != repo {
+            break;
+        }
+        if value.value() == digest {
+            doomed.push(tag.to_owned());
+        }
+    }
+    for tag in doomed {
+        tags.remove((repo, tag.as_str()))?;
+    }
+    Ok(())
 }

@@ -7,8 +7,11 @@ mod records;
 mod repos;
 mod tables;
 mod uploads;
+mod variants;
 
-pub use records::{ManifestRecord, Page, PutManifest, PutOutcome, ReferrerRecord, UploadRecord};
+pub use records::{
+    ManifestRecord, Origin, Page, PutManifest, PutOutcome, PutVariant, ReferrerRecord, UploadRecord,
+};
 
 use super::StoreError;
 use redb::{Database, ReadableDatabase, ReadableTable};
@@ -52,6 +55,8 @@ impl Meta {
             txn.open_table(TAGS)?;
             txn.open_table(UPLOADS)?;
             txn.open_table(REFERRERS)?;
+            txn.open_table(VARIANTS)?;
+            txn.open_table(DIFF_IDS)?;
         }
         txn.commit()?;
         Ok(Meta { db })

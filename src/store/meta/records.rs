@@ -12,6 +12,35 @@ pub struct ManifestRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     pub pushed_at: u64,
+    #[serde(default)]
+    pub origin: Origin,
+}
+
+/// Where a manifest came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    #[default]
+    Pushed,
+    /// Computed by hoist from `source` (another manifest in the same repository).
+    Derived {
+        source: String,
+        transform: String,
+        version: u32,
+    },
+}
+
+/// A derived manifest and what it needs stored with it, written in one transaction.
+pub struct PutVariant<'a> {
+    pub repo: &'a str,
+    pub source: &'a str,
+    /// What the variant is of its source, e.g. `schema1:latest` or `oci`.
+    pub kind: &'a str,
+    pub digest: &'a str,
+    pub record: &'a ManifestRecord,
+    pub body: &'a [u8],
+    /// A blob the variant introduced (an up-converted config), already in the blob store.
+    pub blob: Option<(&'a str, u64)>,
 }
 
 /// A referrer as the referrers API lists it: an OCI descriptor.

@@ -21,3 +21,7 @@ pub const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads.
 /// (repo, subject digest, referrer digest) -> JSON `ReferrerRecord` (an OCI descriptor).
 pub const REFERRERS: TableDefinition<(&str, &str, &str), &[u8]> =
     TableDefinition::new("referrers.v1");
+/// (repo, source digest, variant kind) -> variant digest.
+pub const VARIANTS: TableDefinition<(&str, &str, &str), &str> = TableDefinition::new("variants.v1");
+/// blob digest -> its diff_id (sha256 of the uncompressed bytes), computed once.
+pub const DIFF_IDS: TableDefinition<&str, &str> = TableDefinition::new("diff_ids.v1");

@@ -1,0 +1,329 @@
+//! Derived manifests: each is computed once from its source, stored as real content with
+//! its origin (transform name and version) and indexed by (source, kind), so its digest
+//! resolves forever while the source exists. Transforms are versioned: changing one's output
+//! would change digests users may have pinned, so a change needs a new version.
+
+use super::resolve::Current;
+use super::{now_unix, Registry, RegistryError};
+use crate::oci::family::{self, MappedChild};
+use crate::oci::media_types as mt;
+use crate::oci::schema1::from_schema2::{to_schema1, EMPTY_LAYER_DIGEST};
+use crate::oci::schema1::jws;
+use crate::oci::schema1::to_schema2::{LayerFacts, Schema1Image};
+use crate::oci::{Digest, Manifest, ManifestKind, RepoName, Tag};
+use crate::store::{ManifestRecord, Origin, PutVariant};
+use bytes::Bytes;
+use std::collections::HashMap;
+
+/// The diff_id of the 32-byte empty layer blob (sha256 of 1024 zero bytes).
+const EMPTY_LAYER_DIFF_ID: &str =
+    "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+/// Configs are small JSON; a bigger "config" is not one we convert.
+const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+/// The `time` in the protected header of our schema1 signatures: fixed, so that the signed
+/// bytes depend only on the payload and the key (nobody verifies it).
+const SIGNATURE_TIME: &str = "2000-01-01T00:00:00Z";
+
+/// Transform names and versions recorded in each derived manifest's origin.
+const MAP_FAMILY: (&str, u32) = ("map-family", 1);
+const TO_SCHEMA1: (&str, u32) = ("schema2-to-schema1", 1);
+const TO_SCHEMA2: (&str, u32) = ("schema1-to-schema2", 1);
+
+/// A variant about to be stored.
+struct Made {
+    media_type: String,
+    digest: Digest,
+    body: Vec<u8>,
+    transform: (&'static str, u32),
+    /// A blob the variant introduces (the config of an up-conversion).
+    blob: Option<(Digest, Vec<u8>)>,
+}
+
+impl Registry {
+    /// Look up the `kind` variant of `source`, or make and store it.
+    async fn variant<F, Fut>(
+        &self,
+        repo: &RepoName,
+        source: &Digest,
+        kind: String,
+        make: F,
+    ) -> Result<Current, RegistryError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Made, RegistryError>>,
+    {
+        let (r, s, k) = (repo.to_string(), source.to_string(), kind.clone());
+        if let Some(d) = self.blocking(move |st| st.meta.variant(&r, &s, &k)).await? {
+            if let Ok(d) = Digest::parse(&d) {
+                if let Some(found) = self.load_manifest(repo, &d).await? {
+                    return Ok(found);
+                }
+            }
+        }
+        let made = make().await?;
+        let current = Current {
+            digest: made.digest.clone(),
+            media_type: made.media_type.clone(),
+            body: Bytes::from(made.body.clone()),
+        };
+        let (r, s) = (repo.to_string(), source.to_string());
+        self.blocking(move |st| {
+            if let Some((digest, bytes)) = &made.blob {
+                st.write_blob(digest, bytes)?;
+            }
+            let record = ManifestRecord {
+                media_type: made.media_type.clone(),
+                size: made.body.len() as u64,
+                subject: None,
+                pushed_at: now_unix(),
+                origin: Origin::Derived {
+                    source: s.clone(),
+                    transform: made.transform.0.to_owned(),
+                    version: made.transform.1,
+                },
+            };
+            let blob = made
+                .blob
+                .as_ref()
+                .map(|(d, b)| (d.to_string(), b.len() as u64));
+            st.meta.put_variant(
+                &PutVariant {
+                    repo: &r,
+                    source: &s,
+                    kind: &kind,
+                    digest: &made.digest.to_string(),
+                    record: &record,
+                    body: &made.body,
+                    blob: blob.as_ref().map(|(d, n)| (d.as_str(), *n)),
+                },
+                now_unix(),
+            )
+        })
+        .await?;
+        tracing::info!(repo.name = %repo, source = %source, variant = %current.digest, "stored variant");
+        Ok(current)
+    }
+
+    /// The same content under the other family's media types.
+    pub(super) async fn mapped_variant(
+        &self,
+        repo: &RepoName,
+        source: &Current,
+        parsed: &Manifest,
+        target: ManifestKind,
+    ) -> Result<Current, RegistryError> {
+        let kind = format!("map:{}", family_name(target));
+        if parsed.kind.is_index() {
+            let children = self.mapped_children(repo, parsed, target).await?;
+            let (m, body) = (parsed.clone(), source.body.clone());
+            return self
+                .variant(repo, &source.digest, kind, || async move {
+                    let bytes = family::map_index(&m, &body, |d| {
+                        children.get(&d.digest.to_string()).map(|c| MappedChild {
+                            media_type: c.media_type.clone(),
+                            digest: c.digest.to_string(),
+                            size: c.body.len() as u64,
+                        })
+                    })
+                    .map_err(|e| RegistryError::ManifestUnknown(e.to_string()))?;
+                    Ok(made(target, bytes, MAP_FAMILY))
+                })
+                .await;
+        }
+        let (m, body) = (parsed.clone(), source.body.clone());
+        self.variant(repo, &source.digest, kind, || async move {
+            let bytes = family::map_image(&m, &body)
+                .map_err(|e| RegistryError::ManifestUnknown(e.to_string()))?;
+            Ok(made(target, bytes, MAP_FAMILY))
+        })
+        .await
+    }
+
+    /// Each child of a list or index in the target family (kept as is when it already is),
+    /// keyed by the child's own digest. Children with no form there are left out.
+    async fn mapped_children(
+        &self,
+        repo: &RepoName,
+        index: &Manifest,
+        target: ManifestKind,
+    ) -> Result<HashMap<String, Current>, RegistryError> {
+        let to_docker = target == ManifestKind::DockerList;
+        let mut out = HashMap::new();
+        for d in &index.manifests {
+            let Some(child) = self.load_manifest(repo, &d.digest).await? else {
+                continue;
+            };
+            let parsed = child.parsed()?;
+            let in_target = match parsed.kind {
+                ManifestKind::Schema2 | ManifestKind::DockerList => to_docker,
+                ManifestKind::OciManifest | ManifestKind::OciIndex => !to_docker,
+                ManifestKind::Schema1 => false,
+            };
+            let mapped = if in_target {
+                Some(child)
+            } else if parsed.kind == ManifestKind::Schema1 {
+                None
+            } else {
+                let child_target = family::counterpart(parsed.kind).unwrap_or(parsed.kind);
+                // Boxed: an index may hold an index.
+                Box::pin(self.mapped_variant(repo, &child, &parsed, child_target))
+                    .await
+                    .ok()
+            };
+            if let Some(m) = mapped {
+                out.insert(d.digest.to_string(), m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Docker schema2 -> signed schema1 for `repo:tag` (name and tag are in the payload).
+    pub(super) async fn schema1_variant(
+        &self,
+        repo: &RepoName,
+        source: &Current,
+        parsed: &Manifest,
+        tag: &Tag,
+    ) -> Result<Current, RegistryError> {
+        let config = parsed.config.as_ref().ok_or_else(|| {
+            RegistryError::ManifestInvalid("schema2 manifest without config".into())
+        })?;
+        let config_bytes = self.read_small_blob(repo, &config.digest).await?;
+        let (name, t, layers) = (repo.to_string(), tag.to_string(), parsed.layers.clone());
+        let key = self.blocking(|s| Ok(s.signing_key.clone())).await?;
+        self.variant(
+            repo,
+            &source.digest,
+            format!("schema1:{tag}"),
+            || async move {
+                let canonical = to_schema1(&name, &t, &layers, &config_bytes).map_err(|e| {
+                    RegistryError::ManifestInvalid(format!(
+                        "cannot make schema 1 for {name}:{t}: {e}"
+                    ))
+                })?;
+                let digest = Digest::sha256_of(canonical.as_bytes());
+                let signed = key.sign(&canonical, SIGNATURE_TIME);
+                Ok(Made {
+                    media_type: mt::DOCKER_SCHEMA1_SIGNED.to_owned(),
+                    digest,
+                    body: signed.into_bytes(),
+                    transform: TO_SCHEMA1,
+                    blob: None,
+                })
+            },
+        )
+        .await
+    }
+
+    /// Stored (signed) schema1 -> schema2 the way containers/image converts it.
+    pub(super) async fn upconverted_variant(
+        &self,
+        repo: &RepoName,
+        source: &Current,
+    ) -> Result<Current, RegistryError> {
+        let body = source.body.clone();
+        let r = repo.clone();
+        self.variant(repo, &source.digest, "schema2".to_owned(), || async move {
+            let verified = jws::verify(&body).map_err(|e| {
+                RegistryError::Internal(format!("stored schema1 no longer verifies: {e}"))
+            })?;
+            let image = Schema1Image::parse(&verified.canonical)
+                .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
+            let mut facts = Vec::new();
+            for blob in image.layer_blobs() {
+                facts.push(self.layer_facts(&r, &blob).await?);
+            }
+            let out = image
+                .to_schema2(&facts)
+                .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
+            let config_digest = Digest::sha256_of(&out.config);
+            Ok(Made {
+                media_type: mt::DOCKER_SCHEMA2.to_owned(),
+                digest: Digest::sha256_of(&out.manifest),
+                body: out.manifest,
+                transform: TO_SCHEMA2,
+                blob: Some((config_digest, out.config)),
+            })
+        })
+        .await
+    }
+
+    /// Size and diff_id of a layer blob; the diff_id is computed once and cached.
+    async fn layer_facts(
+        &self,
+        repo: &RepoName,
+        blob: &Digest,
+    ) -> Result<LayerFacts, RegistryError> {
+        let size = self.blob_size(repo, blob).await?;
+        if blob.to_string() == EMPTY_LAYER_DIGEST {
+            return Ok(LayerFacts {
+                size,
+                diff_id: parse_digest(EMPTY_LAYER_DIFF_ID)?,
+            });
+        }
+        let b = blob.clone();
+        let diff_id = self
+            .blocking(move |s| {
+                if let Some(cached) = s.meta.diff_id(&b.to_string())? {
+                    return Ok(cached);
+                }
+                let file = s.blobs.open(&b)?;
+                let diff_id = crate::store::diff_id::of_layer(file)?.to_string();
+                s.meta.set_diff_id(&b.to_string(), &diff_id)?;
+                Ok(diff_id)
+            })
+            .await?;
+        Ok(LayerFacts {
+            size,
+            diff_id: parse_digest(&diff_id)?,
+        })
+    }
+
+    /// A whole small blob (a config) linked in `repo`.
+    async fn read_small_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let size = self.blob_size(repo, digest).await.map_err(|_| {
+            RegistryError::ManifestInvalid(format!("config blob {digest} is not in {repo}"))
+        })?;
+        if size > MAX_CONFIG_BYTES {
+            return Err(RegistryError::ManifestInvalid(format!(
+                "config blob {digest} is {size} bytes; configs over {MAX_CONFIG_BYTES} are not converted"
+            )));
+        }
+        let d = digest.clone();
+        self.blocking(move |s| Ok(std::fs::read(s.blobs.path(&d))?))
+            .await
+    }
+}
+
+fn made(target: ManifestKind, bytes: Vec<u8>, transform: (&'static str, u32)) -> Made {
+    let media_type = match target {
+        ManifestKind::Schema2 => mt::DOCKER_SCHEMA2,
+        ManifestKind::OciManifest => mt::OCI_MANIFEST,
+        ManifestKind::DockerList => mt::DOCKER_LIST,
+        ManifestKind::OciIndex => mt::OCI_INDEX,
+        ManifestKind::Schema1 => mt::DOCKER_SCHEMA1_SIGNED,
+    };
+    Made {
+        media_type: media_type.to_owned(),
+        digest: Digest::sha256_of(&bytes),
+        body: bytes,
+        transform,
+        blob: None,
+    }
+}
+
+fn family_name(kind: ManifestKind) -> &'static str {
+    match kind {
+        ManifestKind::Schema2 | ManifestKind::DockerList => "docker",
+        ManifestKind::OciManifest | ManifestKind::OciIndex => "oci",
+        ManifestKind::Schema1 => "schema1",
+    }
+}
+
+fn parse_digest(s: &str) -> Result<Digest, RegistryError> {
+    Digest::parse(s).map_err(|e| RegistryError::Internal(format!("stored digest {s}: {e}")))
+}
