@@ -9,6 +9,8 @@ pub mod manifest;
 pub mod media_types;
 pub mod name;
 pub mod negotiate;
+#[cfg(test)]
+mod negotiate_matrix;
 pub mod reference;
 pub mod tag;
 
