@@ -12,7 +12,6 @@ use crate::oci::schema1::jws;
 use crate::oci::schema1::to_schema2::{LayerFacts, Schema1Image};
 use crate::oci::{Digest, Manifest, ManifestKind, RepoName, Tag};
 use crate::store::{ManifestRecord, Origin, PutVariant};
-use bytes::Bytes;
 use std::collections::HashMap;
 
 /// The diff_id of the 32-byte empty layer blob (sha256 of 1024 zero bytes).
@@ -61,11 +60,7 @@ impl Registry {
             }
         }
         let made = make().await?;
-        let current = Current {
-            digest: made.digest.clone(),
-            media_type: made.media_type.clone(),
-            body: Bytes::from(made.body.clone()),
-        };
+        let digest = made.digest.clone();
         let (r, s) = (repo.to_string(), source.to_string());
         self.blocking(move |st| {
             if let Some((digest, bytes)) = &made.blob {
@@ -100,8 +95,13 @@ impl Registry {
             )
         })
         .await?;
-        tracing::info!(repo.name = %repo, source = %source, variant = %current.digest, "stored variant");
-        Ok(current)
+        tracing::info!(repo.name = %repo, source = %source, variant = %digest, "stored variant");
+        // Serve what the store holds: the same digest may already have been there (a pushed
+        // schema1 with this canonical payload, signed by someone else), and every response
+        // for a digest must carry the same bytes.
+        self.load_manifest(repo, &digest)
+            .await?
+            .ok_or_else(|| RegistryError::Internal(format!("variant {digest} vanished")))
     }
 
     /// The same content under the other family's media types.

@@ -3,5 +3,6 @@
 mod harness;
 
 mod blobs;
+mod formats;
 mod listing;
 mod manifests;
