@@ -7,7 +7,10 @@ async fn base_endpoint_announces_api_version() {
     let h = Hoist::start();
     let r = client().get(h.url("/v2/")).send().await.expect("get");
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["docker-distribution-api-version"], "registry/2.0");
+    assert_eq!(
+        r.headers()["docker-distribution-api-version"],
+        "registry/2.0"
+    );
 }
 
 #[tokio::test]
@@ -16,24 +19,37 @@ async fn chunked_upload_in_three_patches_resumes_after_status() {
     let c = client();
     let data: Vec<u8> = (0..3 * 100_000u32).map(|i| (i % 251) as u8).collect();
     let digest = sha256(&data);
-    let r = c.post(h.url("/v2/a/b/c/blobs/uploads/")).send().await.expect("post");
+    let r = c
+        .post(h.url("/v2/a/b/c/blobs/uploads/"))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 202);
     assert_eq!(r.headers()["range"], "0-0");
     assert!(r.headers().contains_key("docker-upload-uuid"));
-    let mut location = r.headers()["location"].to_str().expect("location").to_owned();
+    let mut location = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
     for (i, chunk) in data.chunks(100_000).enumerate() {
         if i == 2 {
             // Resume: ask where the upload stands, as a client would after a lost connection.
             let s = c.get(h.url(&location)).send().await.expect("status");
             assert_eq!(s.status(), 204);
             assert_eq!(s.headers()["range"], "0-199999");
-            location = s.headers()["location"].to_str().expect("location").to_owned();
+            location = s.headers()["location"]
+                .to_str()
+                .expect("location")
+                .to_owned();
         }
         let start = i * 100_000;
         let r = c
             .patch(h.url(&location))
             .header("content-type", "application/octet-stream")
-            .header("content-range", format!("{}-{}", start, start + chunk.len() - 1))
+            .header(
+                "content-range",
+                format!("{}-{}", start, start + chunk.len() - 1),
+            )
             .body(chunk.to_vec())
             .send()
             .await
@@ -43,7 +59,10 @@ async fn chunked_upload_in_three_patches_resumes_after_status() {
             r.headers()["range"],
             format!("0-{}", start + chunk.len() - 1).as_str()
         );
-        location = r.headers()["location"].to_str().expect("location").to_owned();
+        location = r.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
     }
     let sep = if location.contains('?') { '&' } else { '?' };
     let r = c
@@ -66,8 +85,15 @@ async fn chunked_upload_in_three_patches_resumes_after_status() {
 async fn out_of_order_chunk_is_416_and_upload_survives() {
     let h = Hoist::start();
     let c = client();
-    let r = c.post(h.url("/v2/r/blobs/uploads/")).send().await.expect("post");
-    let location = r.headers()["location"].to_str().expect("location").to_owned();
+    let r = c
+        .post(h.url("/v2/r/blobs/uploads/"))
+        .send()
+        .await
+        .expect("post");
+    let location = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
     let r = c
         .patch(h.url(&location))
         .header("content-range", "0-3")
@@ -85,7 +111,11 @@ async fn out_of_order_chunk_is_416_and_upload_survives() {
         .expect("patch");
     assert_eq!(r.status(), 416);
     let r = c.get(h.url(&location)).send().await.expect("status");
-    assert_eq!(r.headers()["range"], "0-3", "the rejected chunk left no bytes");
+    assert_eq!(
+        r.headers()["range"],
+        "0-3",
+        "the rejected chunk left no bytes"
+    );
     let digest = sha256(b"abcdefgh");
     let r = c
         .put(h.url(&format!("{location}?digest={digest}")))
@@ -126,8 +156,15 @@ async fn wrong_digest_on_finish_is_digest_invalid_and_stores_nothing() {
     assert!(uploads.is_empty(), "{uploads:?}");
 
     // The same through a chunked upload finished with PUT.
-    let r = c.post(h.url("/v2/r/blobs/uploads/")).send().await.expect("post");
-    let location = r.headers()["location"].to_str().expect("location").to_owned();
+    let r = c
+        .post(h.url("/v2/r/blobs/uploads/"))
+        .send()
+        .await
+        .expect("post");
+    let location = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
     let r = c
         .put(h.url(&format!("{location}?digest={claimed}")))
         .body("other bytes")
@@ -153,15 +190,22 @@ async fn blob_is_unknown_in_another_repo_until_mounted() {
 
     // Mount from a repo that lacks it: a normal upload session instead.
     let r = c
-        .post(h.url(&format!("/v2/team/b/blobs/uploads/?mount={digest}&from=team/nothing")))
+        .post(h.url(&format!(
+            "/v2/team/b/blobs/uploads/?mount={digest}&from=team/nothing"
+        )))
         .send()
         .await
         .expect("mount");
     assert_eq!(r.status(), 202);
-    assert!(r.headers()["location"].to_str().expect("loc").contains("/blobs/uploads/"));
+    assert!(r.headers()["location"]
+        .to_str()
+        .expect("loc")
+        .contains("/blobs/uploads/"));
 
     let r = c
-        .post(h.url(&format!("/v2/team/b/blobs/uploads/?mount={digest}&from=team/a")))
+        .post(h.url(&format!(
+            "/v2/team/b/blobs/uploads/?mount={digest}&from=team/a"
+        )))
         .send()
         .await
         .expect("mount");
@@ -190,13 +234,29 @@ async fn blob_ranges_and_head() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-length"], "10");
     assert_eq!(r.headers()["docker-content-digest"], digest.as_str());
-    let r = c.get(&url).header("range", "bytes=2-5").send().await.expect("get");
+    let r = c
+        .get(&url)
+        .header("range", "bytes=2-5")
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 206);
     assert_eq!(r.headers()["content-range"], "bytes 2-5/10");
     assert_eq!(r.bytes().await.expect("body").as_ref(), b"2345");
-    let r = c.get(&url).header("range", "bytes=-3").send().await.expect("get");
+    let r = c
+        .get(&url)
+        .header("range", "bytes=-3")
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.bytes().await.expect("body").as_ref(), b"789");
-    for bad in ["bytes=10-", "bytes=20-30", "bytes=abc", "pages=1-2", "bytes=5-1"] {
+    for bad in [
+        "bytes=10-",
+        "bytes=20-30",
+        "bytes=abc",
+        "pages=1-2",
+        "bytes=5-1",
+    ] {
         let r = c.get(&url).header("range", bad).send().await.expect("get");
         assert_eq!(r.status(), 416, "{bad}");
         assert_eq!(r.headers()["content-range"], "bytes */10");
@@ -229,8 +289,15 @@ async fn sha512_digests_work_for_blobs() {
 async fn cancelled_upload_is_gone_and_delete_unlinks_blob() {
     let h = Hoist::start();
     let c = client();
-    let r = c.post(h.url("/v2/r/blobs/uploads/")).send().await.expect("post");
-    let location = r.headers()["location"].to_str().expect("location").to_owned();
+    let r = c
+        .post(h.url("/v2/r/blobs/uploads/"))
+        .send()
+        .await
+        .expect("post");
+    let location = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
     let r = c.delete(h.url(&location)).send().await.expect("delete");
     assert_eq!(r.status(), 204);
     let r = c.get(h.url(&location)).send().await.expect("status");
@@ -250,8 +317,15 @@ async fn cancelled_upload_is_gone_and_delete_unlinks_blob() {
 async fn upload_id_of_another_repo_is_unknown() {
     let h = Hoist::start();
     let c = client();
-    let r = c.post(h.url("/v2/one/blobs/uploads/")).send().await.expect("post");
-    let id = r.headers()["docker-upload-uuid"].to_str().expect("id").to_owned();
+    let r = c
+        .post(h.url("/v2/one/blobs/uploads/"))
+        .send()
+        .await
+        .expect("post");
+    let id = r.headers()["docker-upload-uuid"]
+        .to_str()
+        .expect("id")
+        .to_owned();
     let r = c
         .get(h.url(&format!("/v2/two/blobs/uploads/{id}")))
         .send()

@@ -147,7 +147,15 @@ pub async fn push_blob(c: &reqwest::Client, h: &Hoist, repo: &str, bytes: &[u8])
 /// Push a minimal OCI image (config + one layer) and tag it; returns the manifest digest.
 pub async fn push_image(c: &reqwest::Client, h: &Hoist, repo: &str, tag: &str) -> String {
     let body = image_manifest(c, h, repo, tag.as_bytes(), None).await;
-    put_manifest(c, h, repo, tag, "application/vnd.oci.image.manifest.v1+json", &body).await
+    put_manifest(
+        c,
+        h,
+        repo,
+        tag,
+        "application/vnd.oci.image.manifest.v1+json",
+        &body,
+    )
+    .await
 }
 
 /// Build (and push the blobs of) an OCI image manifest whose layer holds `content`.
@@ -158,7 +166,8 @@ pub async fn image_manifest(
     content: &[u8],
     extra: Option<serde_json::Value>,
 ) -> Vec<u8> {
-    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
     let config_digest = push_blob(c, h, repo, config).await;
     let layer_digest = push_blob(c, h, repo, content).await;
     let mut m = serde_json::json!({

@@ -5,7 +5,12 @@ use crate::harness::*;
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// Follow `Link` headers from `first` to the end; returns every item and the page count.
-async fn walk_pages(c: &reqwest::Client, h: &Hoist, first: &str, key: &str) -> (Vec<String>, usize) {
+async fn walk_pages(
+    c: &reqwest::Client,
+    h: &Hoist,
+    first: &str,
+    key: &str,
+) -> (Vec<String>, usize) {
     let mut url = h.url(first);
     let mut items = Vec::new();
     let mut pages = 0;
@@ -86,7 +91,11 @@ async fn catalog_paginates_over_250_repositories() {
     let (all, pages) = walk_pages(&c, &h, "/v2/_catalog?n=50", "repositories").await;
     assert_eq!(all, expected);
     assert_eq!(pages, 6);
-    let r = c.get(h.url("/v2/_catalog?n=many")).send().await.expect("get");
+    let r = c
+        .get(h.url("/v2/_catalog?n=many"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 400);
     assert_eq!(error_code(r).await, "PAGINATION_NUMBER_INVALID");
 }
@@ -135,7 +144,14 @@ async fn referrers_lists_artifacts_and_filters_by_type() {
         pushed.push((kind, digest));
     }
 
-    let index: serde_json::Value = c.get(&url).send().await.expect("get").json().await.expect("json");
+    let index: serde_json::Value = c
+        .get(&url)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     let listed = index["manifests"].as_array().expect("manifests");
     assert_eq!(listed.len(), 2);
     for (kind, digest) in &pushed {
@@ -166,6 +182,13 @@ async fn referrers_lists_artifacts_and_filters_by_type() {
         .await
         .expect("delete");
     assert_eq!(r.status(), 202);
-    let index: serde_json::Value = c.get(&url).send().await.expect("get").json().await.expect("json");
+    let index: serde_json::Value = c
+        .get(&url)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(index["manifests"].as_array().expect("manifests").len(), 1);
 }

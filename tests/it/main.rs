@@ -4,5 +4,6 @@ mod harness;
 
 mod blobs;
 mod formats;
+mod formats_skopeo;
 mod listing;
 mod manifests;

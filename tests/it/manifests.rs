@@ -24,7 +24,10 @@ async fn manifest_bytes_come_back_exactly_by_tag_and_digest() {
         assert_eq!(r.bytes().await.expect("body").as_ref(), odd.as_slice());
         let r = c.head(&url).send().await.expect("head");
         assert_eq!(r.status(), 200);
-        assert_eq!(r.headers()["content-length"], odd.len().to_string().as_str());
+        assert_eq!(
+            r.headers()["content-length"],
+            odd.len().to_string().as_str()
+        );
         assert_eq!(r.headers()["docker-content-digest"], digest.as_str());
     }
 }
@@ -44,7 +47,11 @@ async fn manifest_naming_a_missing_blob_is_manifest_blob_unknown() {
         .expect("put");
     assert_eq!(r.status(), 400);
     assert_eq!(error_code(r).await, "MANIFEST_BLOB_UNKNOWN");
-    let r = c.get(h.url("/v2/b/manifests/latest")).send().await.expect("get");
+    let r = c
+        .get(h.url("/v2/b/manifests/latest"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 404);
 }
 
@@ -162,7 +169,11 @@ async fn deleting_a_tag_keeps_the_manifest() {
         .await
         .expect("delete");
     assert_eq!(r.status(), 202);
-    let r = c.get(h.url("/v2/t/manifests/gone")).send().await.expect("get");
+    let r = c
+        .get(h.url("/v2/t/manifests/gone"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
     let r = c
         .get(h.url(&format!("/v2/t/manifests/{digest}")))
@@ -176,10 +187,18 @@ async fn deleting_a_tag_keeps_the_manifest() {
 async fn unknown_repository_is_name_unknown() {
     let h = Hoist::start();
     let c = client();
-    let r = c.get(h.url("/v2/nope/manifests/latest")).send().await.expect("get");
+    let r = c
+        .get(h.url("/v2/nope/manifests/latest"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 404);
     assert_eq!(error_code(r).await, "NAME_UNKNOWN");
-    let r = c.get(h.url("/v2/nope/tags/list")).send().await.expect("get");
+    let r = c
+        .get(h.url("/v2/nope/tags/list"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(error_code(r).await, "NAME_UNKNOWN");
 }
 
@@ -189,7 +208,11 @@ async fn manifests_survive_a_restart() {
     let c = client();
     let digest = push_image(&c, &h, "keep/me", "v1").await;
     let h = h.restart_after_kill();
-    let r = c.get(h.url("/v2/keep/me/manifests/v1")).send().await.expect("get");
+    let r = c
+        .get(h.url("/v2/keep/me/manifests/v1"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["docker-content-digest"], digest.as_str());
 }
