@@ -4,6 +4,7 @@
 //! `app` is the only module that wires them together.
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod http;
 pub mod oci;

@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Run the registry (defaults: 127.0.0.1:5000, data in ./hoist-data)
     Serve(ServeArgs),
+    /// List every form (variant) a tag has: kind, media type, digest, size, source, transform
+    Inspect(hoist::cli::inspect::InspectArgs),
 }
 
 #[actix_web::main]
@@ -33,5 +35,6 @@ async fn main() -> anyhow::Result<()> {
                 .init();
             hoist::app::serve(config).await
         }
+        Command::Inspect(args) => hoist::cli::inspect::run(args).await,
     }
 }

@@ -1,6 +1,7 @@
 //! The `/v2` API edge (actix-web): parse the path, headers and query into `oci` values, call
 //! the `registry`, and write headers and bodies. Never touches `store`.
 
+mod api;
 mod blobs;
 mod error;
 mod head_body;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(DefaultHeaders::new().add(("Docker-Distribution-API-Version", "registry/2.0")))
             .default_service(web::to(dispatch)),
     );
+    cfg.service(web::scope("/api/v1").default_service(web::to(api::dispatch)));
 }
 
 async fn dispatch(

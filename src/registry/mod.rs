@@ -4,6 +4,7 @@
 
 mod blobs;
 mod error;
+mod inspect;
 mod listing;
 mod manifests;
 mod resolve;
@@ -12,6 +13,7 @@ mod variants;
 
 pub use blobs::{BlobBody, BlobContent};
 pub use error::RegistryError;
+pub use inspect::{parse_repo_tag, VariantInfo};
 pub use manifests::{ManifestContent, PushedManifest};
 pub use uploads::UploadCursors;
 // Listing shapes the edges render as they are.

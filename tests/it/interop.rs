@@ -485,3 +485,69 @@ async fn podman_pulls_a_skopeo_pushed_image_by_tag_and_by_digest() {
         );
     }
 }
+
+#[tokio::test]
+async fn podman_pulls_the_platform_it_asks_for_out_of_a_docker_manifest_list() {
+    require("skopeo");
+    require("podman");
+    let h = Hoist::start();
+    let clients = Clients::new();
+    let list = std::fs::read(fixtures().join("pushed/list-simple.json")).expect("fixture");
+    let list_digest = sha256(&list);
+    let src = clients.path("src");
+    write_dir_layout(&src, &list);
+    let src = format!("dir:{}", src.display());
+    let remote = format!("{}/interop/podman-list:v1", h.addr);
+    let dest = format!("docker://{remote}");
+    let copy = [
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+    ];
+    clients.skopeo(&h, &[&copy[..], &[src.as_str(), &dest]].concat());
+
+    let policy = clients.path("policy.json");
+    let policy = policy.to_str().expect("utf-8 path");
+    // Image IDs are the config digests of the list's children.
+    let cases = [
+        (
+            "linux/amd64",
+            "4123566b622d104aec09e2baf1a440931c971de7e80cc3231158a837cb67db86",
+        ),
+        (
+            "linux/arm64/v8",
+            "998ccecb9dcf3a44cdb21e62dd4c64f86181ea30df22b48876111b9d7d5a0073",
+        ),
+    ];
+    for (platform, image_id) in cases {
+        let store = format!("podman-{}", platform.replace('/', "-"));
+        let pull = [
+            "pull",
+            "--tls-verify=false",
+            "--signature-policy",
+            policy,
+            "--platform",
+            platform,
+            &remote,
+        ];
+        let out = clients.podman(&h, &store, &pull);
+        assert_eq!(
+            out.lines().last(),
+            Some(image_id),
+            "podman pull --platform {platform}"
+        );
+        let format = "{{.Id}} {{.Digest}} {{.Os}}/{{.Architecture}}";
+        let inspect = clients.podman(
+            &h,
+            &store,
+            &["image", "inspect", "--format", format, &remote],
+        );
+        let os_arch = platform.trim_end_matches("/v8");
+        assert_eq!(
+            inspect.trim(),
+            format!("{image_id} {list_digest} {os_arch}"),
+            "podman image inspect after pulling {platform}"
+        );
+    }
+}

@@ -5,5 +5,6 @@ mod harness;
 mod blobs;
 mod formats;
 mod formats_skopeo;
+mod inspect;
 mod listing;
 mod manifests;
