@@ -1,6 +1,7 @@
 //! One configuration struct, layered: defaults < TOML file < `HOIST_*` environment < flags.
 //! clap resolves flags over the environment; the file fills in what neither gave.
 
+use crate::oci::Platform;
 use crate::registry::RegistryConfig;
 use clap::Args;
 use serde::Deserialize;
@@ -30,6 +31,9 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `hoist=debug`
     #[arg(long, env = "HOIST_LOG")]
     pub log: Option<String>,
+    /// The list entry served to clients that read no lists, as os/arch[/variant]
+    #[arg(long, env = "HOIST_DEFAULT_PLATFORM")]
+    pub default_platform: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -39,6 +43,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     upload_max_idle_secs: Option<u64>,
     log: Option<String>,
+    default_platform: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +57,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("listen address {0:?} is not host:port")]
     Listen(String),
+    #[error("default platform {0:?} is not os/arch[/variant]")]
+    Platform(String),
 }
 
 /// The resolved configuration.
@@ -95,6 +102,10 @@ impl Config {
                 .unwrap_or_else(|| "info".to_owned()),
             registry: RegistryConfig {
                 upload_max_idle: Duration::from_secs(idle),
+                default_platform: match args.default_platform.clone().or(file.default_platform) {
+                    Some(p) => Platform::parse(&p).ok_or(ConfigError::Platform(p))?,
+                    None => RegistryConfig::default().default_platform,
+                },
                 ..RegistryConfig::default()
             },
         })
@@ -135,12 +146,23 @@ mod tests {
         let args = ServeArgs {
             config: Some(path),
             listen: Some("127.0.0.1:7000".into()),
+            default_platform: Some("linux/arm64/v8".into()),
             ..ServeArgs::default()
         };
         let c = Config::load(&args).expect("loads");
+        assert_eq!(c.registry.default_platform.architecture, "arm64");
         assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
         assert_eq!(c.data_dir, PathBuf::from("/srv/hoist"));
         assert_eq!(c.registry.upload_max_idle, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_bad_platform_is_an_error() {
+        let args = ServeArgs {
+            default_platform: Some("amd64".into()),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(Config::load(&args), Err(ConfigError::Platform(_))));
     }
 
     #[test]

@@ -427,3 +427,30 @@ async fn empty_layer_is_served_in_every_repository() {
         assert_eq!(sha256(&body), EMPTY_LAYER);
     }
 }
+
+#[tokio::test]
+async fn the_default_platform_is_configurable() {
+    let h = Hoist::start_with(&["--default-platform", "linux/arm64/v8"]);
+    let c = client();
+    push_layout_blobs(&c, &h, "test/simple", "simple").await;
+    push_layout_blobs(&c, &h, "test/simple", "arm").await;
+    let arm = fixture("pushed/arm.v2s2.manifest.json");
+    let arm_digest = put_manifest(&c, &h, "test/simple", &sha256(&arm), S2, &arm).await;
+    let amd = fixture("pushed/simple.v2s2.manifest.json");
+    put_manifest(&c, &h, "test/simple", &sha256(&amd), S2, &amd).await;
+    put_manifest(
+        &c,
+        &h,
+        "test/simple",
+        "list",
+        LIST,
+        &fixture("pushed/list-simple.json"),
+    )
+    .await;
+    let url = h.url("/v2/test/simple/manifests/list");
+    let r = request(&c, reqwest::Method::GET, &url, &[S2])
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.headers()["docker-content-digest"], arm_digest.as_str());
+}
