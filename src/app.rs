@@ -32,17 +32,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .configure(crate::http::configure)
     })
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+    // Our own handlers, registered before the start-up line: actix would install its own
+    // only when the server is first polled, so a signal right after the line killed us.
+    .disable_signals()
     .bind(config.listen)
     .with_context(|| format!("binding {}", config.listen))?;
-    for addr in server.addrs() {
+    let signals = Signals::register()?;
+    let addrs = server.addrs();
+    let server = server.run();
+    actix_web::rt::spawn(stop_on_signal(signals, server.handle()));
+    for addr in addrs {
         // Tests and scripts read the bound address (port 0 picks one) from this line.
         println!("hoist listening on http://{addr}");
     }
     std::io::stdout().flush()?;
     tracing::info!(data_dir = %config.data_dir.display(), "serving");
 
-    // actix-web stops on SIGINT/SIGTERM, letting in-flight requests finish.
-    server.run().await?;
+    server.await?;
     shutdown.cancel();
     sweeper.await?;
     tracing::info!("stopped");
@@ -61,4 +67,29 @@ async fn sweep_uploads(registry: web::Data<Registry>, shutdown: CancellationToke
             _ = tokio::time::sleep(UPLOAD_SWEEP_EVERY) => {}
         }
     }
+}
+
+/// SIGINT and SIGTERM, listened for from the moment they are registered.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+}
+
+/// On the first signal, stop accepting connections and let in-flight requests finish.
+async fn stop_on_signal(mut signals: Signals, server: actix_web::dev::ServerHandle) {
+    tokio::select! {
+        _ = signals.interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+        _ = signals.terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+    }
+    server.stop(true).await;
 }

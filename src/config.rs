@@ -12,6 +12,9 @@ use std::time::Duration;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5000";
 pub const DEFAULT_DATA_DIR: &str = "./hoist-data";
 const DEFAULT_UPLOAD_MAX_IDLE_SECS: u64 = 24 * 3600;
+/// actix logs every unparseable request at ERROR, including the TLS probe skopeo and podman
+/// send to a plain-HTTP registry first; those are the client's, not hoist's, errors.
+const DEFAULT_LOG: &str = "info,actix_http::h1::dispatcher=off";
 
 /// Options of `hoist serve`.
 #[derive(Debug, Clone, Default, Args)]
@@ -99,7 +102,7 @@ impl Config {
                 .log
                 .clone()
                 .or(file.log)
-                .unwrap_or_else(|| "info".to_owned()),
+                .unwrap_or_else(|| DEFAULT_LOG.to_owned()),
             registry: RegistryConfig {
                 upload_max_idle: Duration::from_secs(idle),
                 default_platform: match args.default_platform.clone().or(file.default_platform) {

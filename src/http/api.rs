@@ -16,7 +16,7 @@ pub async fn dispatch(req: HttpRequest, registry: web::Data<Registry>) -> HttpRe
 
 async fn route(req: &HttpRequest, registry: &Registry) -> Result<HttpResponse, ApiError> {
     if req.method() != Method::GET {
-        return Err(ApiError::MethodNotAllowed);
+        return Err(ApiError::MethodNotAllowed("GET"));
     }
     let rest = req
         .path()

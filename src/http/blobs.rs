@@ -27,7 +27,7 @@ pub async fn handle(
             registry.delete_blob(repo, &digest).await?;
             Ok(HttpResponse::Accepted().finish())
         }
-        _ => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::MethodNotAllowed("GET, HEAD, DELETE")),
     }
 }
 

@@ -15,7 +15,8 @@ pub enum ApiError {
     Registry(RegistryError),
     /// A `/v2` path that names no endpoint.
     NotFound,
-    MethodNotAllowed,
+    /// With the methods the endpoint does allow, for the `Allow` header.
+    MethodNotAllowed(&'static str),
     PaginationInvalid(String),
     RangeInvalid(String),
 }
@@ -59,7 +60,7 @@ impl ApiError {
         let msg = self.message();
         match self {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND", msg, Value::Null),
-            ApiError::MethodNotAllowed => (
+            ApiError::MethodNotAllowed(_) => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "UNSUPPORTED",
                 msg,
@@ -161,7 +162,9 @@ impl ApiError {
         match self {
             ApiError::Registry(e) => e.to_string(),
             ApiError::NotFound => "no such endpoint".into(),
-            ApiError::MethodNotAllowed => "method not allowed on this endpoint".into(),
+            ApiError::MethodNotAllowed(allowed) => {
+                format!("method not allowed on this endpoint (allowed: {allowed})")
+            }
             ApiError::PaginationInvalid(s) => format!("invalid pagination parameter: {s}"),
             ApiError::RangeInvalid(s) => format!("invalid Content-Range {s:?}"),
         }
@@ -177,13 +180,17 @@ impl ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self.message(), "request failed");
         }
+        let mut response = HttpResponse::build(status);
+        if let ApiError::MethodNotAllowed(allowed) = &self {
+            response.insert_header((actix_web::http::header::ALLOW, *allowed));
+        }
         if head {
-            return HttpResponse::build(status).finish();
+            return response.finish();
         }
         let mut entry = json!({"code": code, "message": message});
         if !detail.is_null() {
             entry["detail"] = detail;
         }
-        HttpResponse::build(status).json(json!({ "errors": [entry] }))
+        response.json(json!({ "errors": [entry] }))
     }
 }

@@ -1,36 +1,29 @@
 //! `GET /v2/<name>/tags/list`, `GET /v2/_catalog` (both paginated with `n`, `last` and a
 //! `Link` header) and `GET /v2/<name>/referrers/<digest>`.
 
-use super::{query, ApiError};
+use super::{query_param, ApiError};
 use crate::oci::media_types::OCI_INDEX;
 use crate::oci::{Digest, RepoName};
 use crate::registry::Page;
 use crate::registry::Registry;
 use actix_web::http::header as h;
 use actix_web::{HttpRequest, HttpResponse};
-use serde::Deserialize;
 use serde_json::json;
 
 /// Page size when the client names none, and the most it may ask for.
 const DEFAULT_PAGE: usize = 1000;
 const MAX_PAGE: usize = 10_000;
 
-#[derive(Deserialize)]
-struct PageQuery {
-    n: Option<String>,
-    last: Option<String>,
-}
-
-impl PageQuery {
-    fn size(&self) -> Result<usize, ApiError> {
-        match &self.n {
-            None => Ok(DEFAULT_PAGE),
-            Some(n) => n
-                .parse::<usize>()
-                .map(|n| n.min(MAX_PAGE))
-                .map_err(|_| ApiError::PaginationInvalid(format!("n={n}"))),
-        }
-    }
+/// `n` (page size) and `last` (resume after) of a listing request.
+fn page_query(req: &HttpRequest) -> Result<(usize, Option<String>), ApiError> {
+    let n = match query_param(req, "n") {
+        None => DEFAULT_PAGE,
+        Some(n) => n
+            .parse::<usize>()
+            .map(|n| n.min(MAX_PAGE))
+            .map_err(|_| ApiError::PaginationInvalid(format!("n={n}")))?,
+    };
+    Ok((n, query_param(req, "last")))
 }
 
 /// The `Link` header that points at the next page, when there is one.
@@ -51,26 +44,18 @@ pub async fn tags(
     registry: &Registry,
     repo: &RepoName,
 ) -> Result<HttpResponse, ApiError> {
-    let q: PageQuery = query(req)?;
-    let n = q.size()?;
-    let page = registry.list_tags(repo, q.last, n).await?;
+    let (n, last) = page_query(req)?;
+    let page = registry.list_tags(repo, last, n).await?;
     let path = format!("/v2/{repo}/tags/list");
     let body = json!({"name": repo.as_str(), "tags": page.items});
     Ok(with_next(HttpResponse::Ok(), &path, &page, n).json(body))
 }
 
 pub async fn catalog(req: &HttpRequest, registry: &Registry) -> Result<HttpResponse, ApiError> {
-    let q: PageQuery = query(req)?;
-    let n = q.size()?;
-    let page = registry.catalog(q.last, n).await?;
+    let (n, last) = page_query(req)?;
+    let page = registry.catalog(last, n).await?;
     let body = json!({"repositories": page.items});
     Ok(with_next(HttpResponse::Ok(), "/v2/_catalog", &page, n).json(body))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ReferrersQuery {
-    artifact_type: Option<String>,
 }
 
 pub async fn referrers(
@@ -80,8 +65,8 @@ pub async fn referrers(
     digest: &str,
 ) -> Result<HttpResponse, ApiError> {
     let subject = Digest::parse(digest)?;
-    let q: ReferrersQuery = query(req)?;
-    let filter = q.artifact_type.as_deref().filter(|t| !t.is_empty());
+    let artifact_type = query_param(req, "artifactType");
+    let filter = artifact_type.as_deref().filter(|t| !t.is_empty());
     let manifests = registry.referrers(repo, &subject, filter).await?;
     let body = json!({
         "schemaVersion": 2,

@@ -3,6 +3,7 @@
 use super::head_body::HeadBody;
 use super::{header, ApiError};
 use crate::oci::accept::Accept;
+use crate::oci::reference::ReferenceError;
 use crate::oci::{Reference, RepoName};
 use crate::registry::{Registry, RegistryError};
 use actix_web::http::{header as h, Method};
@@ -17,7 +18,15 @@ pub async fn handle(
     repo: &RepoName,
     reference: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let reference = Reference::parse(reference)?;
+    let reference = match Reference::parse(reference) {
+        Ok(r) => r,
+        // No manifest can have an invalid tag: reads and deletes find nothing (404, as the
+        // spec and its conformance suite require); only a push is told the tag is invalid.
+        Err(ReferenceError::Tag(_)) if req.method() != Method::PUT => {
+            return Err(RegistryError::ManifestUnknown(reference.to_owned()).into())
+        }
+        Err(e) => return Err(e.into()),
+    };
     match *req.method() {
         Method::GET | Method::HEAD => get(req, registry, repo, &reference).await,
         Method::PUT => put(req, payload, registry, repo, &reference).await,
@@ -25,7 +34,7 @@ pub async fn handle(
             registry.delete_manifest(repo, &reference).await?;
             Ok(HttpResponse::Accepted().finish())
         }
-        _ => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::MethodNotAllowed("GET, HEAD, PUT, DELETE")),
     }
 }
 

@@ -48,7 +48,8 @@ async fn route(
     registry: &Registry,
 ) -> Result<HttpResponse, ApiError> {
     // The raw path: percent-escapes stay escaped, so `%2e%2e` fails name validation.
-    let path = req.path().strip_prefix("/v2").unwrap_or_default();
+    // actix matched the scope on the decoded path; `/%76%32/...` is not `/v2/...`.
+    let path = req.path().strip_prefix("/v2").ok_or(ApiError::NotFound)?;
     let rest = path.strip_prefix('/').unwrap_or(path);
     let route = routes::parse(rest).ok_or(ApiError::NotFound)?;
     let method = req.method();
@@ -72,7 +73,8 @@ async fn route(
         Route::Upload { name, id } => {
             uploads::handle(req, payload, registry, &RepoName::parse(name)?, id).await
         }
-        _ => Err(ApiError::MethodNotAllowed),
+        Route::UploadStart { .. } => Err(ApiError::MethodNotAllowed("POST")),
+        _ => Err(ApiError::MethodNotAllowed("GET, HEAD")),
     }
 }
 
@@ -89,9 +91,13 @@ fn body_stream(
     payload.map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string())))
 }
 
-/// Parse the query string into `T`; unknown parameters are ignored.
-fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
-    web::Query::<T>::from_query(req.query_string())
-        .map(web::Query::into_inner)
-        .map_err(|e| ApiError::PaginationInvalid(e.to_string()))
+/// The first value of query parameter `name`, percent-decoded. Repeats are ignored (old
+/// clients send `digest` twice), as are parameters we do not know.
+fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .ok()?
+        .into_inner()
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }

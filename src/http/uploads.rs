@@ -2,19 +2,11 @@
 //! `PATCH`, `PUT`, `GET`, `DELETE /v2/<name>/blobs/uploads/<id>`.
 
 use super::range::parse_content_range;
-use super::{body_stream, header, query, ApiError};
+use super::{body_stream, header, query_param, ApiError};
 use crate::oci::{Digest, RepoName};
 use crate::registry::Registry;
 use actix_web::http::{header as h, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct UploadQuery {
-    digest: Option<String>,
-    mount: Option<String>,
-    from: Option<String>,
-}
 
 pub async fn start(
     req: &HttpRequest,
@@ -22,18 +14,17 @@ pub async fn start(
     registry: &Registry,
     repo: &RepoName,
 ) -> Result<HttpResponse, ApiError> {
-    let q: UploadQuery = query(req)?;
-    if let Some(mount) = &q.mount {
-        let digest = Digest::parse(mount)?;
+    if let Some(mount) = query_param(req, "mount") {
+        let digest = Digest::parse(&mount)?;
         // Without `from` there is nothing to mount from: fall back to an upload, as the spec allows.
-        if let Some(from) = &q.from {
-            let from = RepoName::parse(from)?;
+        if let Some(from) = query_param(req, "from") {
+            let from = RepoName::parse(&from)?;
             if registry.mount_blob(repo, &digest, &from).await?.is_some() {
                 return Ok(blob_created(repo, &digest));
             }
         }
-    } else if let Some(digest) = &q.digest {
-        let digest = Digest::parse(digest)?;
+    } else if let Some(digest) = query_param(req, "digest") {
+        let digest = Digest::parse(&digest)?;
         registry
             .put_blob(repo, &digest, body_stream(payload))
             .await?;
@@ -56,31 +47,24 @@ pub async fn handle(
             Ok(progress(StatusCode::NO_CONTENT, repo, id, offset))
         }
         Method::PATCH => {
-            let start = match header(req, "content-range") {
-                Some(value) => Some(
-                    parse_content_range(value)
-                        .ok_or_else(|| ApiError::RangeInvalid(value.to_owned()))?
-                        .start,
-                ),
-                None => None,
-            };
+            let start = chunk_start(req)?;
             let offset = registry
                 .append_upload(repo, id, start, body_stream(payload))
                 .await?;
             Ok(progress(StatusCode::ACCEPTED, repo, id, offset))
         }
         Method::PUT => {
-            let q: UploadQuery = query(req)?;
-            let digest = q.digest.as_deref().ok_or_else(|| {
+            let start = chunk_start(req)?;
+            let digest = query_param(req, "digest").ok_or_else(|| {
                 ApiError::Registry(crate::registry::RegistryError::DigestInvalid(
                     crate::oci::DigestError::MissingAlgorithm(
                         "the digest query parameter is required".into(),
                     ),
                 ))
             })?;
-            let digest = Digest::parse(digest)?;
+            let digest = Digest::parse(&digest)?;
             registry
-                .finish_upload(repo, id, &digest, body_stream(payload))
+                .finish_upload(repo, id, start, &digest, body_stream(payload))
                 .await?;
             Ok(blob_created(repo, &digest))
         }
@@ -88,7 +72,19 @@ pub async fn handle(
             registry.cancel_upload(repo, id).await?;
             Ok(HttpResponse::NoContent().finish())
         }
-        _ => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::MethodNotAllowed("GET, PATCH, PUT, DELETE")),
+    }
+}
+
+/// Where a chunk says it starts (`Content-Range`), if it says.
+fn chunk_start(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
+    match header(req, "content-range") {
+        Some(value) => Ok(Some(
+            parse_content_range(value)
+                .ok_or_else(|| ApiError::RangeInvalid(value.to_owned()))?
+                .start,
+        )),
+        None => Ok(None),
     }
 }
 

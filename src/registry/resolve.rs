@@ -51,10 +51,14 @@ impl Registry {
             .ok_or_else(|| RegistryError::ManifestUnknown(reference.to_string()))?;
         let mut seen = Vec::new();
         for _ in 0..MAX_STEPS {
-            let parsed = current.parsed()?;
-            let maps = parsed.kind != ManifestKind::OciManifest || family::image_maps(&parsed);
-            let step = next_step(parsed.kind, accept, addressed, maps);
-            seen.push(parsed.media_type.clone());
+            // The stored media type names the kind; the body is parsed only when a step
+            // needs its content, so serving a stored form costs no JSON parsing.
+            let kind = ManifestKind::from_media_type(&current.media_type).ok_or_else(|| {
+                RegistryError::Internal(format!("stored type {}", current.media_type))
+            })?;
+            let maps = kind != ManifestKind::OciManifest || family::image_maps(&current.parsed()?);
+            let step = next_step(kind, accept, addressed, maps);
+            seen.push(current.media_type.clone());
             current = match step {
                 Step::Serve => {
                     return Ok(ManifestContent {
@@ -65,6 +69,7 @@ impl Registry {
                 }
                 Step::Unavailable => return Err(unreadable(reference, &seen)),
                 Step::PlatformChild => {
+                    let parsed = current.parsed()?;
                     let wanted = &self.config.default_platform;
                     let child = parsed.platform_child(wanted).ok_or_else(|| {
                         RegistryError::ManifestUnknown(format!(
@@ -81,11 +86,15 @@ impl Registry {
                             ))
                         })?
                 }
-                Step::MapTo(target) => self.mapped_variant(repo, &current, &parsed, target).await?,
+                Step::MapTo(target) => {
+                    let parsed = current.parsed()?;
+                    self.mapped_variant(repo, &current, &parsed, target).await?
+                }
                 Step::ToSchema1 => {
                     let tag = tag.as_ref().ok_or_else(|| {
                         RegistryError::Internal("schema1 conversion without a tag".into())
                     })?;
+                    let parsed = current.parsed()?;
                     self.schema1_variant(repo, &current, &parsed, tag).await?
                 }
                 Step::UpConvert => self.upconverted_variant(repo, &current).await?,

@@ -196,11 +196,21 @@ impl Registry {
         &self,
         repo: &RepoName,
         id: &str,
+        start: Option<u64>,
         expected: &Digest,
         body: impl ByteStream,
     ) -> Result<u64, RegistryError> {
         let cursor = self.cursor(repo, id).await?;
         let mut cursor = cursor.lock().await;
+        // A last chunk out of order is refused before anything is written or discarded.
+        if let Some(start) = start {
+            if start != cursor.offset {
+                return Err(RegistryError::ChunkOutOfOrder {
+                    start,
+                    offset: cursor.offset,
+                });
+            }
+        }
         self.write_chunks(id, &mut cursor, body).await?;
         let actual = match (&cursor.hasher, expected.algorithm()) {
             (Some(h), alg) if h.algorithm() == alg => h.clone().finish(),
@@ -238,7 +248,7 @@ impl Registry {
         body: impl ByteStream,
     ) -> Result<u64, RegistryError> {
         let id = self.start_upload(repo).await?;
-        let result = self.finish_upload(repo, &id, expected, body).await;
+        let result = self.finish_upload(repo, &id, None, expected, body).await;
         if result.is_err() {
             // A broken monolithic upload cannot be resumed: its id was never handed out.
             self.discard_upload(&id).await?;

@@ -55,7 +55,12 @@ impl UploadFiles {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&self.dir)? {
             let entry = entry?;
-            let modified = entry.metadata()?.modified()?;
+            let meta = entry.metadata()?;
+            if !meta.is_file() {
+                // Not ours: we only ever create files here. Leave it, do not fail on it.
+                continue;
+            }
+            let modified = meta.modified()?;
             if let Some(name) = entry.file_name().to_str() {
                 out.push((name.to_owned(), modified));
             }
