@@ -1116,7 +1116,8 @@ async fn pull_returns_manifest_bytes_exactly_as_pushed() {
         "{{\n   \"layers\" : [ {{ \"size\": {ls}, \"digest\":\"{ld}\",\"mediaType\":\
          \"{OCI_LAYER_GZ}\" }} ],\r\n\t\"schemaVersion\":2 ,\"config\":{{\"digest\":\"{cd}\",  \
          \"size\":{cs},\"mediaType\":\"{OCI_CONFIG}\"}},\n  \"mediaType\": \"{OCI_MANIFEST}\", \
-         \"annotations\": {{\"z\": \"\\u00e9t\\u00e9 \\/ \\\"q\\\"\", \"a\": \"1\"}}\n}}\n\n"
+         \"annotations\": {{\"z\": \"\\u00e9t\\u00e9 \\/ \\\"q\\\"\", \"a\": \"1\"}},\n  \
+         \"org.example.custom\" : {{ \"n\": [1, 2.50, -0, 1e3], \"nil\": null }}\n}}\n\n"
     )
     .into_bytes();
     let digest = sha256(&body);
@@ -2090,6 +2091,19 @@ async fn discovery_referrers_lists_manifests_and_indexes_with_that_subject() {
     let data = push_referrers_data(&c, &h, repo).await;
     let (_, listed) = referrers(&c, &h, repo, &data.subject.digest(), None).await;
     assert_referrers(&listed, &data.on_subject());
+    // Only referrers "in the same <name> namespace" are listed.
+    data.subject
+        .push(&c, &h, "conformance/elsewhere", "tagtest0")
+        .await;
+    let (_, listed) = referrers(
+        &c,
+        &h,
+        "conformance/elsewhere",
+        &data.subject.digest(),
+        None,
+    )
+    .await;
+    assert!(listed.is_empty(), "{listed:?}");
 }
 
 /// Filtering by `artifactType` answers `OCI-Filters-Applied: artifactType` and only matching

@@ -68,6 +68,12 @@ impl Raw {
 /// whole response.
 fn raw(h: &Hoist, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Raw {
     let request = format!("{method} {target}");
+    // Bodies only where they mean something (actix lingers over an unread HEAD body).
+    let body = if matches!(method, "GET" | "HEAD" | "DELETE") {
+        &[][..]
+    } else {
+        body
+    };
     let mut s = TcpStream::connect(&h.addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
@@ -80,8 +86,9 @@ fn raw(h: &Hoist, method: &str, target: &str, headers: &[(&str, &str)], body: &[
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    s.write_all(head.as_bytes()).expect("write head");
-    s.write_all(body).expect("write body");
+    // One write: a second small one would wait out Nagle and a delayed ACK (40 ms).
+    s.write_all(&[head.as_bytes(), body].concat())
+        .expect("write request");
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)
         .unwrap_or_else(|e| panic!("{request}: reading the response: {e}"));
@@ -176,12 +183,6 @@ async fn assert_unharmed(h: &Hoist) {
         ["data", "hoist.log"],
         "temp root holds only these"
     );
-    for name in names(&h.data_dir) {
-        assert!(
-            ["blobs", "hoist.redb", "uploads"].contains(&name.as_str()),
-            "unexpected {name} in the data dir"
-        );
-    }
     for p in walk_all(root) {
         assert!(
             !p.to_string_lossy().contains(MARK),
@@ -624,32 +625,44 @@ async fn malformed_digests_are_digest_invalid() {
     assert_unharmed(&h).await;
 }
 
-/// Two `digest` parameters on a finishing PUT: the old Docker spec allows several, and a
-/// registry "MAY verify none or all of them but MUST notify the client if the content is
-/// rejected". Whatever hoist decides, it is about the digest and not about pagination.
+/// Two `digest` parameters when completing an upload: the spec's Docker-era text allows
+/// several ("The server MAY verify none or all of them but MUST notify the client if the
+/// content is rejected"). Whatever hoist decides, the answer is about the digest, not about
+/// pagination.
 #[tokio::test]
 async fn repeated_digest_parameter_is_not_a_pagination_error() {
     let h = Hoist::start();
+    let c = client();
     let data = b"twice";
     let d = sha256(data);
-    let r = raw(
-        &h,
-        "POST",
-        &format!("/v2/hostile/twice/blobs/uploads/?digest={d}&digest={d}"),
-        &[],
-        data,
-    );
-    assert!(
-        r.status == 201 || (r.status == 400 && r.code() == "DIGEST_INVALID"),
-        "POST ?digest=D&digest=D: expected 201 (or 400 DIGEST_INVALID), got {} {}",
-        r.status,
-        String::from_utf8_lossy(&r.body)
-    );
+    let r = c
+        .post(h.url("/v2/hostile/twice/blobs/uploads/"))
+        .send()
+        .await
+        .expect("post");
+    let location = r.headers()["location"].to_str().expect("loc").to_owned();
+    for (method, target) in [
+        (
+            "POST",
+            format!("/v2/hostile/twice/blobs/uploads/?digest={d}&digest={d}"),
+        ),
+        ("PUT", format!("{location}?digest={d}&digest={d}")),
+    ] {
+        let r = raw(&h, method, &target, &[], data);
+        assert!(
+            r.status == 201 || (r.status == 400 && r.code() == "DIGEST_INVALID"),
+            "{method} {target}: expected 201 (or 400 DIGEST_INVALID), got {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+    }
     assert_unharmed(&h).await;
 }
 
+/// A push names the invalid tag (400 TAG_INVALID); reads and deletes find no manifest by
+/// that name (404 MANIFEST_UNKNOWN), as the spec and its conformance suite require.
 #[tokio::test]
-async fn invalid_tags_are_tag_invalid() {
+async fn invalid_tags_are_tag_invalid_on_push_and_unknown_otherwise() {
     let h = Hoist::start();
     let c = client();
     let repo = "hostile/tags";
@@ -674,12 +687,18 @@ async fn invalid_tags_are_tag_invalid() {
                 &[("Content-Type", OCI_MANIFEST)],
                 &body,
             );
-            r.assert_error(400, "TAG_INVALID");
+            if method == "PUT" {
+                r.assert_error(400, "TAG_INVALID");
+            } else if method == "HEAD" {
+                assert_eq!(r.status, 404, "HEAD {tag}");
+            } else {
+                r.assert_error(404, "MANIFEST_UNKNOWN");
+            }
         }
     }
-    // Tags with `..` segments route nowhere (see paths_that_route_nowhere_are_404), so
-    // nothing was tagged at all.
-    let tags: serde_json::Value = c
+    // Nothing was tagged. (A fresh client: the pooled connection may have idled out while
+    // the raw requests ran.)
+    let tags: serde_json::Value = client()
         .get(h.url(&format!("/v2/{repo}/tags/list")))
         .send()
         .await
@@ -740,7 +759,6 @@ async fn bad_pagination_is_400() {
             "n=",
             "n=0x10",
             "n=99999999999999999999999",
-            "n=1&n=2",
         ] {
             let r = c
                 .get(h.url(&format!("{path}?{q}")))
@@ -754,6 +772,13 @@ async fn bad_pagination_is_400() {
                 "{path}?{q}"
             );
         }
+        // A repeated parameter counts once, by its first value, like every query parameter.
+        let r = c
+            .get(h.url(&format!("{path}?n=1&n=abc")))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status(), 200, "{path}?n=1&n=abc");
         // A hostile `last` is only a string to compare against.
         let r = c
             .get(h.url(&format!("{path}?n=5&last=../../pwned")))
@@ -865,6 +890,7 @@ async fn unknown_and_garbage_upload_ids_are_blob_upload_unknown() {
         }
     }
     // The real upload is untouched by all of that.
+    let c = client();
     let r = c
         .get(h.url(&format!("/v2/{repo}/blobs/uploads/{real}")))
         .send()
@@ -913,6 +939,7 @@ async fn unsupported_methods_are_405() {
         raw(&h, method, &target, &[], b"").assert_error(405, "UNSUPPORTED");
     }
     // The blob and the upload are still there.
+    let c = client();
     let r = c
         .head(h.url(&format!("/v2/{repo}/blobs/{digest}")))
         .send()
@@ -921,5 +948,30 @@ async fn unsupported_methods_are_405() {
     assert_eq!(r.status(), 200);
     let r = c.get(h.url(&location)).send().await.expect("status");
     assert_eq!(r.status(), 204);
+    assert_unharmed(&h).await;
+}
+
+/// RFC 9110 §15.5.6: "The origin server MUST generate an Allow header field in a 405 response
+/// containing a list of the target resource's currently supported methods."
+#[tokio::test]
+async fn method_not_allowed_says_what_is_allowed() {
+    let h = Hoist::start();
+    let d = some_digest();
+    for (method, target) in [
+        ("POST", "/v2/".to_owned()),
+        ("DELETE", "/v2/_catalog".to_owned()),
+        ("PATCH", "/v2/hostile/allow/manifests/latest".to_owned()),
+        ("PUT", format!("/v2/hostile/allow/blobs/{d}")),
+    ] {
+        let r = raw(&h, method, &target, &[], b"");
+        assert_eq!(r.status, 405, "{method} {target}");
+        let allow = r
+            .header("allow")
+            .unwrap_or_else(|| panic!("{method} {target}: 405 without an Allow header"));
+        assert!(
+            !allow.split(',').any(|m| m.trim() == method),
+            "{method} {target}: Allow {allow:?} lists the refused method"
+        );
+    }
     assert_unharmed(&h).await;
 }

@@ -1,5 +1,5 @@
 //! Real clients against the real binary: skopeo pushes images from local layouts into hoist and
-//! pulls them back byte for byte; podman pulls by tag and by digest.
+//! pulls them back byte for byte; podman pulls by tag, by digest and one platform of a list.
 //!
 //! These tests need `skopeo` and `podman` on PATH (CI installs them). When a tool is missing the
 //! test fails with a message saying so: an interop suite that silently skips proves nothing.
@@ -7,10 +7,11 @@
 //! Layouts are built here from the fixtures, so every manifest is a fixture file byte for byte:
 //! - OCI images and indexes go through skopeo's `oci:` transport (an OCI image layout).
 //! - Docker schema2 manifests and lists go through skopeo's `dir:` transport. skopeo 1.9's `oci:`
-//!   source only resolves `index.json` entries whose mediaType is an OCI manifest or index
-//!   ("no descriptor found for reference") and its `oci:` destination only writes OCI manifests,
-//!   so a real Docker list can neither start nor end in an OCI layout without a conversion that
-//!   changes its digest. `dir:` keeps every manifest as the exact bytes it read.
+//!   source skips `index.json` entries with a Docker mediaType ("no descriptor found for
+//!   reference"), and its `oci:` destination refuses a Docker list under `--preserve-digests`
+//!   ("Manifest list must be converted to type application/vnd.oci.image.index.v1+json"), so a
+//!   real Docker list can neither start nor end in an OCI layout without changing its digest.
+//!   `dir:` keeps every manifest as the exact bytes it read.
 
 use crate::harness::*;
 use serde_json::Value;

@@ -3,8 +3,12 @@
 mod harness;
 
 mod blobs;
+mod conformance;
+mod crash;
 mod formats;
 mod formats_skopeo;
+mod hostile;
 mod inspect;
+mod interop;
 mod listing;
 mod manifests;
