@@ -291,12 +291,8 @@ fn entry_field(raw: &[u8], list: &str, field: &str) -> Vec<Option<Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::test_fixtures::fixture;
     use crate::oci::Digest;
-
-    fn fixture(path: &str) -> Vec<u8> {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
-        std::fs::read(format!("{root}{path}")).expect("fixture")
-    }
 
     #[test]
     fn schema2_and_oci_map_onto_each_other() {

@@ -73,6 +73,24 @@ pub fn compact_raw(raw: &str) -> String {
     out
 }
 
+/// Go's `json.Marshal` of a `map[string]json.RawMessage`: keys sorted by bytes, each value
+/// compacted and HTML-escaped as it stands.
+pub fn encode_raw_map(
+    map: &std::collections::BTreeMap<String, Box<serde_json::value::RawValue>>,
+) -> String {
+    let mut out = String::from("{");
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(&mut out, key);
+        out.push(':');
+        out.push_str(&compact_raw(value.get()));
+    }
+    out.push('}');
+    out
+}
+
 /// A timestamp as Go decodes (RFC 3339) and re-encodes (RFC3339Nano) it: fraction without
 /// trailing zeros, numeric offsets kept, a zero offset written `Z`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,8 @@ pub mod negotiate;
 mod negotiate_matrix;
 pub mod reference;
 pub mod tag;
+#[cfg(test)]
+mod test_fixtures;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use manifest::{Descriptor, Manifest, ManifestError, ManifestKind, Platform};

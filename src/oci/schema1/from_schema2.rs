@@ -246,17 +246,7 @@ fn top_compat(
     if throwaway {
         set("throwaway", "true".to_owned());
     }
-    let mut out = String::from("{");
-    for (i, (key, value)) in top.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        gojson::write_string(&mut out, key);
-        out.push(':');
-        out.push_str(&gojson::compact_raw(value.get()));
-    }
-    out.push('}');
-    out
+    gojson::encode_raw_map(&top)
 }
 
 /// The manifest document, as Go's `MarshalIndent(m, "", "   ")` writes it.
@@ -288,12 +278,8 @@ fn document(name: &str, tag: &str, arch: &str, blob_sums: &[String], compat: &[S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::test_fixtures::fixture;
     use crate::oci::Manifest;
-
-    fn fixture(path: &str) -> Vec<u8> {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
-        std::fs::read(format!("{root}{path}")).expect("fixture")
-    }
 
     fn convert(image: &str, name: &str, tag: &str) -> Result<String, ConversionError> {
         let manifest = fixture(&format!("pushed/{image}.v2s2.manifest.json"));

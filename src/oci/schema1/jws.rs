@@ -239,12 +239,8 @@ fn decode_b64(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::test_fixtures::fixture;
     use crate::oci::Digest;
-
-    fn fixture(path: &str) -> Vec<u8> {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
-        std::fs::read(format!("{root}{path}")).expect("fixture")
-    }
 
     const CANONICAL: &str = "canonical/distribution-converted__test_simple__v2s2.canonical.json";
     const DIGEST: &str = "sha256:8401d58922c1920b919b1a3cf33111dc8d80d62602c52c7ca8e16a66d59d80cc";

@@ -166,17 +166,7 @@ impl Schema1Image {
                 .map_err(|e| UpConvertError::Invalid(format!("building {key}: {e}")))?;
             top.insert(key.to_owned(), raw);
         }
-        let mut out = String::from("{");
-        for (i, (key, value)) in top.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            gojson::write_string(&mut out, key);
-            out.push(':');
-            out.push_str(&gojson::compact_raw(value.get()));
-        }
-        out.push('}');
-        Ok(out)
+        Ok(gojson::encode_raw_map(&top))
     }
 }
 
@@ -295,11 +285,7 @@ fn history_item(e: &Entry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(path: &str) -> Vec<u8> {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
-        std::fs::read(format!("{root}{path}")).expect("fixture")
-    }
+    use crate::oci::test_fixtures::fixture;
 
     fn simple_facts() -> Vec<LayerFacts> {
         let d = |s: &str| Digest::parse(s).expect("digest");
