@@ -135,30 +135,16 @@ impl Registry {
     }
 
     /// MANIFEST_UNKNOWN, or NAME_UNKNOWN when the repository itself does not exist.
-    async fn manifest_unknown(&self, repo: &RepoName, reference: &Reference) -> RegistryError {
+    pub(super) async fn manifest_unknown(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+    ) -> RegistryError {
         let r = repo.to_string();
         match self.blocking(move |s| s.meta.repo_exists(&r)).await {
             Ok(false) => RegistryError::NameUnknown(repo.to_string()),
             Ok(true) => RegistryError::ManifestUnknown(reference.to_string()),
             Err(e) => e,
-        }
-    }
-
-    /// The manifest a reference names, exactly as stored.
-    pub async fn get_manifest(
-        &self,
-        repo: &RepoName,
-        reference: &Reference,
-    ) -> Result<ManifestContent, RegistryError> {
-        let digest = self.resolve_digest(repo, reference).await?;
-        let (r, d) = (repo.to_string(), digest.to_string());
-        match self.blocking(move |s| s.meta.manifest(&r, &d)).await? {
-            Some((record, body)) => Ok(ManifestContent {
-                media_type: record.media_type,
-                digest,
-                body: Bytes::from(body),
-            }),
-            None => Err(self.manifest_unknown(repo, reference).await),
         }
     }
 

@@ -1,11 +1,16 @@
 //! Serving a manifest to a client: follow the choice of `oci::negotiate` step by step
 //! (platform child, family mapping, schema1 down- and up-conversion) until the client can
 //! read the result. Every variant on the way is made once and stored (see `variants`).
+//!
+//! The walk over what is already stored runs in one blocking call: tag, manifest, each step's
+//! stored variant or child, in one trip to the store. Only a variant that does not exist yet
+//! leaves the walk, is made (async), and the walk resumes from it.
 
 use super::{ManifestContent, Registry, RegistryError};
 use crate::oci::accept::Accept;
 use crate::oci::negotiate::{next_step, Addressed, Step};
-use crate::oci::{family, Digest, Manifest, ManifestKind, Reference, RepoName};
+use crate::oci::{family, Digest, Manifest, ManifestKind, Platform, Reference, RepoName, Tag};
+use crate::store::{Store, StoreError};
 use bytes::Bytes;
 
 /// Conversions chain at most: child pick, map, up/down-convert, map; more means a loop.
@@ -27,6 +32,30 @@ impl Current {
             ))
         })
     }
+
+    fn kind(&self) -> Result<ManifestKind, RegistryError> {
+        ManifestKind::from_media_type(&self.media_type)
+            .ok_or_else(|| RegistryError::Internal(format!("stored type {}", self.media_type)))
+    }
+}
+
+/// What a request asks for, owned so the walk can run on the blocking pool.
+#[derive(Clone)]
+struct Request {
+    repo: String,
+    reference: Reference,
+    accept: Accept,
+    addressed: Addressed,
+    tag: Option<Tag>,
+    platform: Platform,
+}
+
+/// Where a walk ended.
+enum Walked {
+    Serve(Current),
+    /// This step's variant does not exist yet.
+    Make(Current, Step),
+    Fail(RegistryError),
 }
 
 impl Registry {
@@ -37,71 +66,51 @@ impl Registry {
         reference: &Reference,
         accept: &Accept,
     ) -> Result<ManifestContent, RegistryError> {
-        let (digest, addressed, tag) = match reference {
-            Reference::Digest(d) => (d.clone(), Addressed::ByDigest, None),
-            Reference::Tag(t) => (
-                self.resolve_digest(repo, reference).await?,
-                Addressed::ByTag,
-                Some(t.clone()),
-            ),
+        let request = Request {
+            repo: repo.to_string(),
+            reference: reference.clone(),
+            accept: *accept,
+            addressed: match reference {
+                Reference::Digest(_) => Addressed::ByDigest,
+                Reference::Tag(_) => Addressed::ByTag,
+            },
+            tag: match reference {
+                Reference::Tag(t) => Some(t.clone()),
+                Reference::Digest(_) => None,
+            },
+            platform: self.config.default_platform.clone(),
         };
-        let mut current = self
-            .load_manifest(repo, &digest)
-            .await?
-            .ok_or_else(|| RegistryError::ManifestUnknown(reference.to_string()))?;
-        let mut seen = Vec::new();
+        let mut from: Option<Current> = None;
         for _ in 0..MAX_STEPS {
-            // The stored media type names the kind; the body is parsed only when a step
-            // needs its content, so serving a stored form costs no JSON parsing.
-            let kind = ManifestKind::from_media_type(&current.media_type).ok_or_else(|| {
-                RegistryError::Internal(format!("stored type {}", current.media_type))
-            })?;
-            let maps = kind != ManifestKind::OciManifest || family::image_maps(&current.parsed()?);
-            let step = next_step(kind, accept, addressed, maps);
-            seen.push(current.media_type.clone());
-            current = match step {
-                Step::Serve => {
+            let req = request.clone();
+            let walked = self.blocking(move |s| walk(s, &req, from)).await?;
+            let (current, step) = match walked {
+                Walked::Serve(c) => {
                     return Ok(ManifestContent {
-                        media_type: current.media_type,
-                        digest: current.digest,
-                        body: current.body,
+                        media_type: c.media_type,
+                        digest: c.digest,
+                        body: c.body,
                     })
                 }
-                Step::Unavailable => return Err(unreadable(reference, &seen)),
-                Step::PlatformChild => {
-                    let parsed = current.parsed()?;
-                    let wanted = &self.config.default_platform;
-                    let child = parsed.platform_child(wanted).ok_or_else(|| {
-                        RegistryError::ManifestUnknown(format!(
-                            "{reference}: the list has no {}/{} entry for a client that reads no lists",
-                            wanted.os, wanted.architecture
-                        ))
-                    })?;
-                    self.load_manifest(repo, &child.digest)
-                        .await?
-                        .ok_or_else(|| {
-                            RegistryError::Internal(format!(
-                                "list child {} is missing",
-                                child.digest
-                            ))
-                        })?
-                }
-                Step::MapTo(target) => {
-                    let parsed = current.parsed()?;
-                    self.mapped_variant(repo, &current, &parsed, target).await?
-                }
+                Walked::Fail(e) => return Err(e),
+                Walked::Make(current, step) => (current, step),
+            };
+            from = Some(match step {
+                Step::MapTo(target) => self.mapped_variant(repo, &current, target).await?,
                 Step::ToSchema1 => {
-                    let tag = tag.as_ref().ok_or_else(|| {
+                    let tag = request.tag.as_ref().ok_or_else(|| {
                         RegistryError::Internal("schema1 conversion without a tag".into())
                     })?;
-                    let parsed = current.parsed()?;
-                    self.schema1_variant(repo, &current, &parsed, tag).await?
+                    self.schema1_variant(repo, &current, tag).await?
                 }
                 Step::UpConvert => self.upconverted_variant(repo, &current).await?,
-            };
+                Step::Serve | Step::Unavailable | Step::PlatformChild => {
+                    return Err(RegistryError::Internal(format!("walk stopped at {step:?}")))
+                }
+            });
         }
         Err(RegistryError::Internal(format!(
-            "no form of {reference} after {MAX_STEPS} steps: {seen:?}"
+            "no form of {reference} after {MAX_STEPS} steps"
         )))
     }
 
@@ -112,13 +121,128 @@ impl Registry {
         digest: &Digest,
     ) -> Result<Option<Current>, RegistryError> {
         let (r, d) = (repo.to_string(), digest.to_string());
-        let found = self.blocking(move |s| s.meta.manifest(&r, &d)).await?;
-        Ok(found.map(|(record, body)| Current {
-            digest: digest.clone(),
-            media_type: record.media_type,
-            body: Bytes::from(body),
-        }))
+        let found = self.blocking(move |s| load(s, &r, &d)).await?;
+        Ok(found)
     }
+}
+
+/// The variant-index key of a conversion step.
+pub(super) fn variant_kind(step: Step, tag: Option<&Tag>) -> Option<String> {
+    match step {
+        Step::MapTo(target) => Some(format!("map:{}", family_name(target))),
+        Step::ToSchema1 => tag.map(|t| format!("schema1:{t}")),
+        Step::UpConvert => Some("schema2".to_owned()),
+        Step::Serve | Step::Unavailable | Step::PlatformChild => None,
+    }
+}
+
+pub(super) fn family_name(kind: ManifestKind) -> &'static str {
+    match kind {
+        ManifestKind::Schema2 | ManifestKind::DockerList => "docker",
+        ManifestKind::OciManifest | ManifestKind::OciIndex => "oci",
+        ManifestKind::Schema1 => "schema1",
+    }
+}
+
+fn load(s: &Store, repo: &str, digest: &str) -> Result<Option<Current>, StoreError> {
+    let Some((record, body)) = s.meta.manifest(repo, digest)? else {
+        return Ok(None);
+    };
+    let digest = Digest::parse(digest).map_err(|e| StoreError::Corrupt {
+        table: "manifests",
+        reason: format!("{digest}: {e}"),
+    })?;
+    Ok(Some(Current {
+        digest,
+        media_type: record.media_type,
+        body: Bytes::from(body),
+    }))
+}
+
+/// Follow the steps over what is stored, from the request's reference or from `from`.
+fn walk(s: &Store, req: &Request, from: Option<Current>) -> Result<Walked, StoreError> {
+    let mut current = match from {
+        Some(c) => c,
+        None => {
+            let digest = match &req.reference {
+                Reference::Digest(d) => Some(d.to_string()),
+                Reference::Tag(t) => s.meta.tag(&req.repo, t.as_str())?,
+            };
+            match digest
+                .map(|d| load(s, &req.repo, &d))
+                .transpose()?
+                .flatten()
+            {
+                Some(c) => c,
+                None if !s.meta.repo_exists(&req.repo)? => {
+                    return Ok(Walked::Fail(RegistryError::NameUnknown(req.repo.clone())))
+                }
+                None => {
+                    return Ok(Walked::Fail(RegistryError::ManifestUnknown(
+                        req.reference.to_string(),
+                    )))
+                }
+            }
+        }
+    };
+    let mut seen = Vec::new();
+    for _ in 0..MAX_STEPS {
+        let kind = match current.kind() {
+            Ok(k) => k,
+            Err(e) => return Ok(Walked::Fail(e)),
+        };
+        // The stored media type names the kind; the body is parsed only when a step needs
+        // its content, so serving a stored form costs no JSON parsing.
+        let maps = kind != ManifestKind::OciManifest
+            || current.parsed().is_ok_and(|m| family::image_maps(&m));
+        let step = next_step(kind, &req.accept, req.addressed, maps);
+        seen.push(current.media_type.clone());
+        current = match step {
+            Step::Serve => return Ok(Walked::Serve(current)),
+            Step::Unavailable => return Ok(Walked::Fail(unreadable(&req.reference, &seen))),
+            Step::PlatformChild => {
+                let parsed = match current.parsed() {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Walked::Fail(e)),
+                };
+                let Some(child) = parsed.platform_child(&req.platform) else {
+                    return Ok(Walked::Fail(RegistryError::ManifestUnknown(format!(
+                        "{}: the list has no {}/{} entry for a client that reads no lists",
+                        req.reference, req.platform.os, req.platform.architecture
+                    ))));
+                };
+                match load(s, &req.repo, &child.digest.to_string())? {
+                    Some(c) => c,
+                    None => {
+                        return Ok(Walked::Fail(RegistryError::Internal(format!(
+                            "list child {} is missing",
+                            child.digest
+                        ))))
+                    }
+                }
+            }
+            _ => {
+                let Some(key) = variant_kind(step, req.tag.as_ref()) else {
+                    return Ok(Walked::Make(current, step));
+                };
+                let stored = s
+                    .meta
+                    .variant(&req.repo, &current.digest.to_string(), &key)?;
+                match stored
+                    .map(|d| load(s, &req.repo, &d))
+                    .transpose()?
+                    .flatten()
+                {
+                    Some(variant) => variant,
+                    None => return Ok(Walked::Make(current, step)),
+                }
+            }
+        };
+    }
+    Ok(Walked::Fail(RegistryError::Internal(format!(
+        "no form of {} after {MAX_STEPS} steps: {seen:?}",
+        req.reference
+    ))))
 }
 
 /// 404 naming the formats that exist, so a user sees why their client got nothing.

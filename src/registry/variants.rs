@@ -3,10 +3,11 @@
 //! resolves forever while the source exists. Transforms are versioned: changing one's output
 //! would change digests users may have pinned, so a change needs a new version.
 
-use super::resolve::Current;
+use super::resolve::{variant_kind, Current};
 use super::{now_unix, Registry, RegistryError};
 use crate::oci::family::{self, MappedChild};
 use crate::oci::media_types as mt;
+use crate::oci::negotiate::Step;
 use crate::oci::schema1::from_schema2::{to_schema1, EMPTY_LAYER_DIGEST};
 use crate::oci::schema1::jws;
 use crate::oci::schema1::to_schema2::{LayerFacts, Schema1Image};
@@ -51,12 +52,23 @@ impl Registry {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Made, RegistryError>>,
     {
+        // The common case, a variant made before: one trip to the store, no other work.
         let (r, s, k) = (repo.to_string(), source.to_string(), kind.clone());
-        if let Some(d) = self.blocking(move |st| st.meta.variant(&r, &s, &k)).await? {
-            if let Ok(d) = Digest::parse(&d) {
-                if let Some(found) = self.load_manifest(repo, &d).await? {
-                    return Ok(found);
-                }
+        let found = self
+            .blocking(move |st| {
+                let Some(digest) = st.meta.variant(&r, &s, &k)? else {
+                    return Ok(None);
+                };
+                Ok(st.meta.manifest(&r, &digest)?.map(|m| (digest, m)))
+            })
+            .await?;
+        if let Some((digest, (record, body))) = found {
+            if let Ok(digest) = Digest::parse(&digest) {
+                return Ok(Current {
+                    digest,
+                    media_type: record.media_type,
+                    body: body.into(),
+                });
             }
         }
         let made = make().await?;
@@ -109,31 +121,24 @@ impl Registry {
         &self,
         repo: &RepoName,
         source: &Current,
-        parsed: &Manifest,
         target: ManifestKind,
     ) -> Result<Current, RegistryError> {
-        let kind = format!("map:{}", family_name(target));
-        if parsed.kind.is_index() {
-            let children = self.mapped_children(repo, parsed, target).await?;
-            let (m, body) = (parsed.clone(), source.body.clone());
-            return self
-                .variant(repo, &source.digest, kind, || async move {
-                    let bytes = family::map_index(&m, &body, |d| {
-                        children.get(&d.digest.to_string()).map(|c| MappedChild {
-                            media_type: c.media_type.clone(),
-                            digest: c.digest.to_string(),
-                            size: c.body.len() as u64,
-                        })
-                    })
-                    .map_err(|e| RegistryError::ManifestUnknown(e.to_string()))?;
-                    Ok(made(target, bytes, MAP_FAMILY))
-                })
-                .await;
-        }
-        let (m, body) = (parsed.clone(), source.body.clone());
+        let kind = variant_kind(Step::MapTo(target), None).unwrap_or_default();
         self.variant(repo, &source.digest, kind, || async move {
-            let bytes = family::map_image(&m, &body)
-                .map_err(|e| RegistryError::ManifestUnknown(e.to_string()))?;
+            let parsed = source.parsed()?;
+            let bytes = if parsed.kind.is_index() {
+                let children = self.mapped_children(repo, &parsed, target).await?;
+                family::map_index(&parsed, &source.body, |d| {
+                    children.get(&d.digest.to_string()).map(|c| MappedChild {
+                        media_type: c.media_type.clone(),
+                        digest: c.digest.to_string(),
+                        size: c.body.len() as u64,
+                    })
+                })
+            } else {
+                family::map_image(&parsed, &source.body)
+            }
+            .map_err(|e| RegistryError::ManifestUnknown(e.to_string()))?;
             Ok(made(target, bytes, MAP_FAMILY))
         })
         .await
@@ -166,7 +171,7 @@ impl Registry {
             } else {
                 let child_target = family::counterpart(parsed.kind).unwrap_or(parsed.kind);
                 // Boxed: an index may hold an index.
-                Box::pin(self.mapped_variant(repo, &child, &parsed, child_target))
+                Box::pin(self.mapped_variant(repo, &child, child_target))
                     .await
                     .ok()
             };
@@ -182,27 +187,27 @@ impl Registry {
         &self,
         repo: &RepoName,
         source: &Current,
-        parsed: &Manifest,
         tag: &Tag,
     ) -> Result<Current, RegistryError> {
-        let config = parsed.config.as_ref().ok_or_else(|| {
-            RegistryError::ManifestInvalid("schema2 manifest without config".into())
-        })?;
-        let config_bytes = self.read_small_blob(repo, &config.digest).await?;
-        let (name, t, layers) = (repo.to_string(), tag.to_string(), parsed.layers.clone());
-        let key = self.blocking(|s| Ok(s.signing_key.clone())).await?;
         self.variant(
             repo,
             &source.digest,
             format!("schema1:{tag}"),
             || async move {
-                let canonical = to_schema1(&name, &t, &layers, &config_bytes).map_err(|e| {
-                    RegistryError::ManifestInvalid(format!(
-                        "cannot make schema 1 for {name}:{t}: {e}"
-                    ))
+                let parsed = source.parsed()?;
+                let config = parsed.config.as_ref().ok_or_else(|| {
+                    RegistryError::ManifestInvalid("schema2 manifest without config".into())
                 })?;
+                let config_bytes = self.read_small_blob(repo, &config.digest).await?;
+                let canonical =
+                    to_schema1(repo.as_str(), tag.as_str(), &parsed.layers, &config_bytes)
+                        .map_err(|e| {
+                            RegistryError::ManifestInvalid(format!(
+                                "cannot make schema 1 for {repo}:{tag}: {e}"
+                            ))
+                        })?;
                 let digest = Digest::sha256_of(canonical.as_bytes());
-                let signed = key.sign(&canonical, SIGNATURE_TIME);
+                let signed = self.store.signing_key.sign(&canonical, SIGNATURE_TIME);
                 Ok(Made {
                     media_type: mt::DOCKER_SCHEMA1_SIGNED.to_owned(),
                     digest,
@@ -221,17 +226,16 @@ impl Registry {
         repo: &RepoName,
         source: &Current,
     ) -> Result<Current, RegistryError> {
-        let body = source.body.clone();
-        let r = repo.clone();
-        self.variant(repo, &source.digest, "schema2".to_owned(), || async move {
-            let verified = jws::verify(&body).map_err(|e| {
+        let kind = variant_kind(Step::UpConvert, None).unwrap_or_default();
+        self.variant(repo, &source.digest, kind, || async move {
+            let verified = jws::verify(&source.body).map_err(|e| {
                 RegistryError::Internal(format!("stored schema1 no longer verifies: {e}"))
             })?;
             let image = Schema1Image::parse(&verified.canonical)
                 .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
             let mut facts = Vec::new();
             for blob in image.layer_blobs() {
-                facts.push(self.layer_facts(&r, &blob).await?);
+                facts.push(self.layer_facts(repo, &blob).await?);
             }
             let out = image
                 .to_schema2(&facts)
@@ -313,14 +317,6 @@ fn made(target: ManifestKind, bytes: Vec<u8>, transform: (&'static str, u32)) ->
         body: bytes,
         transform,
         blob: None,
-    }
-}
-
-fn family_name(kind: ManifestKind) -> &'static str {
-    match kind {
-        ManifestKind::Schema2 | ManifestKind::DockerList => "docker",
-        ManifestKind::OciManifest | ManifestKind::OciIndex => "oci",
-        ManifestKind::Schema1 => "schema1",
     }
 }
 
