@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# hoist next to distribution 2.8.2 (Debian's docker-registry) and nginx serving the same
+# manifest and blob bytes as static files (this machine's ceiling), all on 127.0.0.1 with
+# fresh data dirs. Prints a Markdown table and writes it to bench/RESULTS.md.
+#
+#   bash bench/compare.sh                 # full run: 10 s per scenario at 1, 16, 64 connections
+#   SMOKE=1 bash bench/compare.sh         # a few seconds in all (CI), writes nothing
+# Needs: wrk, ab (apache2-utils), skopeo, docker-registry, nginx, curl, python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SMOKE=${SMOKE:-}
+if [ -n "$SMOKE" ]; then
+  DURATION=${DURATION:-1s}; CONNS=${CONNS:-"1 16"}; REQUESTS=${REQUESTS:-2000}
+  BLOB_MB=${BLOB_MB:-2}; BIG_LAYER_MB=${BIG_LAYER_MB:-2}; PUSHES=${PUSHES:-4}
+  OUT=${OUT:-/dev/null}
+else
+  DURATION=${DURATION:-10s}; CONNS=${CONNS:-"1 16 64"}; REQUESTS=${REQUESTS:-50000}
+  BLOB_MB=${BLOB_MB:-50}; BIG_LAYER_MB=${BIG_LAYER_MB:-50}; PUSHES=${PUSHES:-20}
+  OUT=${OUT:-bench/RESULTS.md}
+fi
+BIN=${HOIST_BIN:-target/release/hoist}
+for tool in wrk ab skopeo docker-registry nginx curl python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk apache2-utils skopeo docker-registry nginx" >&2; exit 1; }
+done
+[ -x "$BIN" ] || cargo build --release --locked
+
+work=$(mktemp -d)
+chmod 755 "$work"   # nginx workers run unprivileged and must reach the static files
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+S2=application/vnd.docker.distribution.manifest.v2+json
+SKOPEO=(skopeo --insecure-policy)
+
+# ---- images: the recorded test image, one with a BLOB_MB layer, one with 4 BIG_LAYER_MB layers
+make_layout() { # dir, layer count, MB per layer
+  python3 - "$@" <<'PY'
+import gzip, hashlib, io, json, os, sys, tarfile
+out, n, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+blobs = os.path.join(out, "blobs", "sha256"); os.makedirs(blobs, exist_ok=True)
+def put(b):
+    d = hashlib.sha256(b).hexdigest(); open(os.path.join(blobs, d), "wb").write(b); return d
+layers, diffs = [], []
+for i in range(n):
+    data = os.urandom(mb * 1024 * 1024)
+    t = io.BytesIO()
+    with tarfile.open(fileobj=t, mode="w") as tar:
+        info = tarfile.TarInfo(f"layer{i}.bin"); info.size = len(data); tar.addfile(info, io.BytesIO(data))
+    raw = t.getvalue(); diffs.append("sha256:" + hashlib.sha256(raw).hexdigest())
+    gz = gzip.compress(raw, compresslevel=1, mtime=0)
+    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + put(gz), "size": len(gz)})
+config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diffs},
+                     "history": [{"created": "2026-01-01T00:00:00Z", "created_by": f"layer {i}"} for i in range(n)]}).encode()
+manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + put(config), "size": len(config)},
+    "layers": layers}).encode()
+md = put(manifest)
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + md,
+    "size": len(manifest), "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}, open(os.path.join(out, "index.json"), "w"))
+open(os.path.join(out, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+PY
+}
+cp -r tests/fixtures/layout/simple "$work/small"
+make_layout "$work/blob" 1 "$BLOB_MB"
+make_layout "$work/big" 4 "$BIG_LAYER_MB"
+
+# ---- servers
+"$BIN" serve --listen 127.0.0.1:0 --data-dir "$work/hoist" --log warn >"$work/hoist.out" 2>"$work/hoist.log" &
+pids+=($!); hoist_pid=$!
+for _ in $(seq 100); do grep -q listening "$work/hoist.out" 2>/dev/null && break; sleep 0.1; done
+HOIST=$(sed -n 's/.*http:\/\///p' "$work/hoist.out" | head -1)
+
+DIST=127.0.0.1:$(free_port)
+cat >"$work/registry.yml" <<YML
+version: 0.1
+log: {level: error}
+storage:
+  filesystem: {rootdirectory: $work/distribution}
+  delete: {enabled: true}
+http: {addr: $DIST}
+YML
+docker-registry serve "$work/registry.yml" >"$work/distribution.log" 2>&1 &
+pids+=($!); dist_pid=$!
+for _ in $(seq 100); do curl -sf "http://$DIST/v2/" >/dev/null && break; sleep 0.1; done
+
+# ---- seed both with skopeo (schema2, so distribution can convert for old clients too)
+seed() { # registry, repo, layout
+  "${SKOPEO[@]}" copy -q --format v2s2 --dest-tls-verify=false "oci:$3:latest" "docker://$1/$2:latest"
+}
+for reg in "$HOIST" "$DIST"; do
+  seed "$reg" bench/small "$work/small"; seed "$reg" bench/blob "$work/blob"
+done
+manifest_digest=$(curl -sfI -H "Accept: $S2" "http://$HOIST/v2/bench/small/manifests/latest" | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}')
+blob_digest=$(curl -sf -H "Accept: $S2" "http://$HOIST/v2/bench/blob/manifests/latest" | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+
+# ---- nginx: the same bytes as static files
+NGINX=127.0.0.1:$(free_port)
+root="$work/static/v2/bench"
+mkdir -p "$root/small/manifests" "$root/small/s1" "$root/blob/blobs" "$work/nginx/logs"
+curl -sf -H "Accept: $S2" "http://$HOIST/v2/bench/small/manifests/latest" -o "$root/small/manifests/latest"
+curl -sf -H 'Accept:' "http://$HOIST/v2/bench/small/manifests/latest" -o "$root/small/s1/latest"
+curl -sf "http://$HOIST/v2/bench/blob/blobs/$blob_digest" -o "$root/blob/blobs/$blob_digest"
+cat >"$work/nginx.conf" <<NGX
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  default_type application/octet-stream;
+  server { listen $NGINX; root $work/static; }
+}
+NGX
+nginx -p "$work/nginx" -c "$work/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://$NGINX/v2/bench/small/manifests/latest" >/dev/null && break; sleep 0.1; done
+
+# ---- load
+declare -A result   # "scenario|conns|server" -> "rps p50 p99" (or MB/s)
+run_wrk() { # url, conns, accept ("" = none) -> "rps p50ms p99ms MBps"
+  local args=(-t2 -c"$2" -d"$DURATION" --latency)
+  [ -n "$3" ] && args+=(-H "Accept: $3")
+  [ "$2" -lt 2 ] && args[0]=-t1
+  wrk "${args[@]}" "$1" | awk '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    function mb(v) { if (v ~ /GB$/) return v*1024; if (v ~ /MB$/) return v+0; if (v ~ /KB$/) return v/1024; return v/1048576 }
+    /Requests\/sec/ {r=$2} $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)} /Transfer\/sec/ {t=mb($2)}
+    /Non-2xx/ {bad=1}
+    END { if (bad) print "error"; else printf "%.0f %.3f %.3f %.1f\n", r, p50, p99, t }'
+}
+run_ab() { # url, conns, accept -> "rps p50ms p99ms"
+  # Bounded by time like wrk (-t), and by REQUESTS so a fast server ends early.
+  local csv="$work/ab.csv" args=(-k -i -q -t "${DURATION%s}" -n "$REQUESTS" -c "$2" -e "$work/ab.csv")
+  [ -n "$3" ] && args+=(-H "Accept: $3")
+  ab "${args[@]}" "$1" 2>/dev/null |
+    awk '/Requests per second/ {r=$4} /Non-2xx/ {bad=1} END { if (bad) print "error"; else printf "%.0f", r }' >"$work/ab.rps"
+  printf '%s %s %s\n' "$(cat "$work/ab.rps")" "$(awk -F, '$1=="50"{print $2}' "$csv")" "$(awk -F, '$1=="99"{print $2}' "$csv")"
+}
+declare -A base=([hoist]="http://$HOIST" [distribution]="http://$DIST" [nginx]="http://$NGINX")
+scenario() { # name, tool, path-for-registries, path-for-nginx, accept
+  local name=$1 tool=$2 path=$3 npath=$4 accept=$5
+  for c in $CONNS; do
+    for server in hoist distribution nginx; do
+      local p=$path; [ "$server" = nginx ] && p=$npath
+      [ -z "$p" ] && continue
+      result["$name|$c|$server"]=$("run_$tool" "${base[$server]}$p" "$c" "$accept")
+    done
+  done
+}
+scenario "manifest GET by tag (schema2 Accept)" wrk /v2/bench/small/manifests/latest /v2/bench/small/manifests/latest "$S2"
+scenario "manifest HEAD by tag" ab /v2/bench/small/manifests/latest /v2/bench/small/manifests/latest "$S2"
+scenario "manifest GET, no Accept (schema1)" wrk /v2/bench/small/manifests/latest /v2/bench/small/s1/latest ""
+scenario "blob HEAD" ab "/v2/bench/blob/blobs/$blob_digest" "/v2/bench/blob/blobs/$blob_digest" ""
+scenario "blob GET ${BLOB_MB} MB" wrk "/v2/bench/blob/blobs/$blob_digest" "/v2/bench/blob/blobs/$blob_digest" ""
+
+# ---- whole-client scenarios: concurrent pushes, a big pull
+declare -A client
+since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN{printf "%.2f", e-s}'; }
+push_many() { # registry -> seconds for PUSHES concurrent pushes of the blob image
+  local start i pushers=()
+  start=$(date +%s.%N)
+  for i in $(seq "$PUSHES"); do seed "$1" "bench/push$i" "$work/blob" & pushers+=($!); done
+  for i in "${pushers[@]}"; do wait "$i"; done
+  since "$start"
+}
+pull_big() { # registry -> seconds to pull the 4-layer image
+  seed "$1" bench/big "$work/big"
+  rm -rf "$work/pulled"
+  local start; start=$(date +%s.%N)
+  "${SKOPEO[@]}" copy -q --src-tls-verify=false "docker://$1/bench/big:latest" "oci:$work/pulled:latest"
+  since "$start"
+}
+for server in hoist distribution; do
+  reg=$HOIST; [ "$server" = distribution ] && reg=$DIST
+  client["push|$server"]=$(push_many "$reg")
+  client["pull|$server"]=$(pull_big "$reg")
+done
+
+# ---- process figures: peak RSS (VmHWM) and CPU seconds over the whole run
+proc() { # pid -> "rssMB cpu_s"
+  local hwm ticks; hwm=$(awk '/VmHWM/{print $2}' "/proc/$1/status")
+  ticks=$(awk '{print $14+$15}' "/proc/$1/stat")
+  awk -v h="$hwm" -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f %.2f", h/1024, t/hz}'
+}
+read -r hoist_rss hoist_cpu <<<"$(proc "$hoist_pid")"
+read -r dist_rss dist_cpu <<<"$(proc "$dist_pid")"
+
+# ---- report
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0 || a == "" || b == "") print "-"; else printf "%.2f", a/b }'; }
+{
+  echo "# hoist vs distribution 2.8.2 vs nginx"
+  echo
+  echo "Generated by \`bash bench/compare.sh\` on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD)."
+  echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, Linux $(uname -r)."
+  echo "Everything on 127.0.0.1: load generator, hoist (release build), distribution, nginx (2 workers, sendfile)."
+  echo "$DURATION per cell: wrk (2 threads) for GET, ab -k -i for HEAD (wrk cannot finish a HEAD with a Content-Length), at most $REQUESTS requests."
+  echo
+  echo "| scenario | conns | hoist req/s | p50 ms | p99 ms | distribution req/s | p50 ms | p99 ms | nginx req/s | hoist/distribution | hoist/nginx |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  for name in "manifest GET by tag (schema2 Accept)" "manifest HEAD by tag" "manifest GET, no Accept (schema1)" "blob HEAD" "blob GET ${BLOB_MB} MB"; do
+    for c in $CONNS; do
+      read -r hr h50 h99 hmb <<<"${result["$name|$c|hoist"]:-}"
+      read -r dr d50 d99 dmb <<<"${result["$name|$c|distribution"]:-}"
+      read -r nr n50 n99 nmb <<<"${result["$name|$c|nginx"]:-}"
+      if [[ $name == blob\ GET* ]]; then
+        echo "| $name (MB/s) | $c | ${hmb:-} | $h50 | $h99 | ${dmb:-} | $d50 | $d99 | ${nmb:-} | $(ratio "$hmb" "$dmb") | $(ratio "$hmb" "$nmb") |"
+      else
+        echo "| $name | $c | $hr | $h50 | $h99 | $dr | $d50 | $d99 | $nr | $(ratio "$hr" "$dr") | $(ratio "$hr" "$nr") |"
+      fi
+    done
+  done
+  echo
+  echo "| whole client | hoist s | distribution s | hoist/distribution |"
+  echo "|---|---|---|---|"
+  echo "| $PUSHES concurrent skopeo pushes of a ${BLOB_MB} MB image | ${client["push|hoist"]} | ${client["push|distribution"]} | $(ratio "${client["push|hoist"]}" "${client["push|distribution"]}") |"
+  echo "| skopeo pull of a $((4 * BIG_LAYER_MB)) MB image (4 layers) | ${client["pull|hoist"]} | ${client["pull|distribution"]} | $(ratio "${client["pull|hoist"]}" "${client["pull|distribution"]}") |"
+  echo
+  echo "| process over the whole run | hoist | distribution |"
+  echo "|---|---|---|"
+  echo "| peak RSS (MB) | $hoist_rss | $dist_rss |"
+  echo "| CPU seconds | $hoist_cpu | $dist_cpu |"
+} | tee "$work/results.md"
+[ "$OUT" = /dev/null ] || cp "$work/results.md" "$OUT"
