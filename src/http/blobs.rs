@@ -4,15 +4,9 @@ use super::head_body::HeadBody;
 use super::range::{parse_range, RangeRequest};
 use super::{header, ApiError};
 use crate::oci::{Digest, RepoName};
-use crate::registry::{BlobBody, Registry};
+use crate::registry::{read_ahead, BlobBody, Registry};
 use actix_web::http::{header as h, Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
-use std::io::SeekFrom;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
-
-/// Read size for streaming blob bodies.
-const READ_CHUNK: usize = 256 * 1024;
 
 pub async fn handle(
     req: &HttpRequest,
@@ -73,10 +67,6 @@ async fn get(
         }
         Some(BlobBody::File(file)) => file,
     };
-    let mut file = tokio::fs::File::from_std(file);
-    file.seek(SeekFrom::Start(start))
-        .await
-        .map_err(|e| crate::registry::RegistryError::Store(e.into()))?;
-    let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK);
-    Ok(response.no_chunking(len).streaming(stream))
+    let stream = read_ahead(file, start, len);
+    Ok(response.no_chunking(len).streaming(Box::pin(stream)))
 }

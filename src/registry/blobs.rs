@@ -91,6 +91,41 @@ impl Registry {
     }
 }
 
+/// Read `len` bytes of `file` from `start` on a blocking thread, a chunk ahead of the
+/// network: reading the next chunk overlaps sending this one. The queue is short, so a
+/// slow client holds at most a few chunks in memory.
+pub fn read_ahead(
+    mut file: std::fs::File,
+    start: u64,
+    len: u64,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    use std::io::{Read, Seek, SeekFrom};
+    const CHUNK: usize = 256 * 1024;
+    const QUEUE: usize = 2;
+    let (tx, rx) = tokio::sync::mpsc::channel(QUEUE);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = file.seek(SeekFrom::Start(start)) {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+        let mut left = len;
+        while left > 0 {
+            let want = usize::try_from(left).map_or(CHUNK, |l| l.min(CHUNK));
+            let mut buf = bytes::BytesMut::zeroed(want);
+            let chunk = match file.read_exact(&mut buf) {
+                Ok(()) => Ok(buf.freeze()),
+                Err(e) => Err(e),
+            };
+            let failed = chunk.is_err();
+            if tx.blocking_send(chunk).is_err() || failed {
+                return; // the client went away, or the read failed (reported above)
+            }
+            left -= want as u64;
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

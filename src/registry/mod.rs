@@ -11,7 +11,7 @@ mod resolve;
 mod uploads;
 mod variants;
 
-pub use blobs::{BlobBody, BlobContent};
+pub use blobs::{read_ahead, BlobBody, BlobContent};
 pub use error::RegistryError;
 pub use inspect::{parse_repo_tag, VariantInfo};
 pub use manifests::{ManifestContent, PushedManifest};
