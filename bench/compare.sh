@@ -222,3 +222,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0 || a == "" || b == "") pr
   echo "| CPU seconds | $hoist_cpu | $dist_cpu |"
 } | tee "$work/results.md"
 [ "$OUT" = /dev/null ] || cp "$work/results.md" "$OUT"
+if grep -q '| error' "$work/results.md"; then
+  echo "a scenario failed (non-2xx answers): see the table" >&2
+  exit 1
+fi
