@@ -20,6 +20,19 @@ struct Cursor {
     hasher: Option<Hasher>,
 }
 
+impl Cursor {
+    /// A chunk that says where it starts must start where the upload ends.
+    fn check_start(&self, start: Option<u64>) -> Result<(), RegistryError> {
+        match start {
+            Some(start) if start != self.offset => Err(RegistryError::ChunkOutOfOrder {
+                start,
+                offset: self.offset,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// In-memory cursors of active uploads. Each has its own lock so that chunks of one upload
 /// are applied one at a time.
 #[derive(Default)]
@@ -131,14 +144,7 @@ impl Registry {
     ) -> Result<u64, RegistryError> {
         let cursor = self.cursor(repo, id).await?;
         let mut cursor = cursor.lock().await;
-        if let Some(start) = start {
-            if start != cursor.offset {
-                return Err(RegistryError::ChunkOutOfOrder {
-                    start,
-                    offset: cursor.offset,
-                });
-            }
-        }
+        cursor.check_start(start)?;
         self.write_chunks(id, &mut cursor, body).await?;
         Ok(cursor.offset)
     }
@@ -203,14 +209,7 @@ impl Registry {
         let cursor = self.cursor(repo, id).await?;
         let mut cursor = cursor.lock().await;
         // A last chunk out of order is refused before anything is written or discarded.
-        if let Some(start) = start {
-            if start != cursor.offset {
-                return Err(RegistryError::ChunkOutOfOrder {
-                    start,
-                    offset: cursor.offset,
-                });
-            }
-        }
+        cursor.check_start(start)?;
         self.write_chunks(id, &mut cursor, body).await?;
         let actual = match (&cursor.hasher, expected.algorithm()) {
             (Some(h), alg) if h.algorithm() == alg => h.clone().finish(),
