@@ -16,14 +16,10 @@ use bytes::Bytes;
 /// Conversions chain at most: child pick, map, up/down-convert, map; more means a loop.
 const MAX_STEPS: usize = 6;
 
-/// A stored manifest on the way to the client.
-pub(super) struct Current {
-    pub digest: Digest,
-    pub media_type: String,
-    pub body: Bytes,
-}
+/// A stored manifest on the way to the client: what is finally served.
+pub(super) type Current = ManifestContent;
 
-impl Current {
+impl ManifestContent {
     pub fn parsed(&self) -> Result<Manifest, RegistryError> {
         Manifest::parse(&self.body, Some(&self.media_type)).map_err(|e| {
             RegistryError::Internal(format!(
@@ -85,13 +81,7 @@ impl Registry {
             let req = request.clone();
             let walked = self.blocking(move |s| walk(s, &req, from)).await?;
             let (current, step) = match walked {
-                Walked::Serve(c) => {
-                    return Ok(ManifestContent {
-                        media_type: c.media_type,
-                        digest: c.digest,
-                        body: c.body,
-                    })
-                }
+                Walked::Serve(c) => return Ok(c),
                 Walked::Fail(e) => return Err(e),
                 Walked::Make(current, step) => (current, step),
             };
@@ -192,10 +182,14 @@ fn walk(s: &Store, req: &Request, from: Option<Current>) -> Result<Walked, Store
             Err(e) => return Ok(Walked::Fail(e)),
         };
         // The stored media type names the kind; the body is parsed only when a step needs
-        // its content, so serving a stored form costs no JSON parsing.
-        let maps = kind != ManifestKind::OciManifest
-            || current.parsed().is_ok_and(|m| family::image_maps(&m));
-        let step = next_step(kind, &req.accept, req.addressed, maps);
+        // its content, so serving a stored form costs no JSON parsing. Whether an OCI
+        // manifest has a Docker form matters only when that is the step.
+        let mut step = next_step(kind, &req.accept, req.addressed, true);
+        if step == Step::MapTo(ManifestKind::Schema2)
+            && !current.parsed().is_ok_and(|m| family::image_maps(&m))
+        {
+            step = next_step(kind, &req.accept, req.addressed, false);
+        }
         seen.push(current.media_type.clone());
         current = match step {
             Step::Serve => return Ok(Walked::Serve(current)),

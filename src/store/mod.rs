@@ -16,6 +16,7 @@ pub use meta::{
 };
 pub use uploads::UploadFiles;
 
+use std::collections::HashSet;
 use std::path::Path;
 
 /// Everything hoist keeps on disk, under one data directory.
@@ -58,16 +59,16 @@ impl Store {
     /// Upload files without a record, and records without a file, are what a crash between
     /// the two writes leaves; neither can be resumed, so both go.
     fn remove_orphan_uploads(&self) -> Result<(), StoreError> {
-        let records = self.meta.upload_ids()?;
-        let files = self.uploads.list()?;
-        for (id, _) in &files {
+        let records: HashSet<String> = self.meta.upload_ids()?.into_iter().collect();
+        let files: HashSet<String> = self.uploads.list()?.into_iter().map(|(id, _)| id).collect();
+        for id in &files {
             if !records.contains(id) {
                 tracing::info!(upload.id = %id, "removing orphan upload file");
                 self.uploads.remove(id)?;
             }
         }
         for id in records {
-            if !files.iter().any(|(f, _)| *f == id) {
+            if !files.contains(&id) {
                 tracing::info!(upload.id = %id, "removing upload record without a file");
                 self.meta.delete_upload(&id)?;
             }
