@@ -134,7 +134,7 @@ pub(super) fn family_name(kind: ManifestKind) -> &'static str {
     }
 }
 
-fn load(s: &Store, repo: &str, digest: &str) -> Result<Option<Current>, StoreError> {
+pub(super) fn load(s: &Store, repo: &str, digest: &str) -> Result<Option<Current>, StoreError> {
     let Some((record, body)) = s.meta.manifest(repo, digest)? else {
         return Ok(None);
     };

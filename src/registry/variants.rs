@@ -3,7 +3,7 @@
 //! resolves forever while the source exists. Transforms are versioned: changing one's output
 //! would change digests users may have pinned, so a change needs a new version.
 
-use super::resolve::{variant_kind, Current};
+use super::resolve::{load, variant_kind, Current};
 use super::{now_unix, Registry, RegistryError};
 use crate::oci::family::{self, MappedChild};
 use crate::oci::media_types as mt;
@@ -55,21 +55,13 @@ impl Registry {
         // The common case, a variant made before: one trip to the store, no other work.
         let (r, s, k) = (repo.to_string(), source.to_string(), kind.clone());
         let found = self
-            .blocking(move |st| {
-                let Some(digest) = st.meta.variant(&r, &s, &k)? else {
-                    return Ok(None);
-                };
-                Ok(st.meta.manifest(&r, &digest)?.map(|m| (digest, m)))
+            .blocking(move |st| match st.meta.variant(&r, &s, &k)? {
+                Some(digest) => load(st, &r, &digest),
+                None => Ok(None),
             })
             .await?;
-        if let Some((digest, (record, body))) = found {
-            if let Ok(digest) = Digest::parse(&digest) {
-                return Ok(Current {
-                    digest,
-                    media_type: record.media_type,
-                    body: body.into(),
-                });
-            }
+        if let Some(variant) = found {
+            return Ok(variant);
         }
         let made = make().await?;
         let digest = made.digest.clone();
