@@ -32,6 +32,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .configure(crate::http::configure)
     })
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+    // Without it, the short last write of a blob waits for the client's delayed ACK (Nagle):
+    // a 2 MB blob took 10 ms instead of 0.8 ms (bench/compare.sh, blob GET at 1 connection).
+    .tcp_nodelay(true)
     // Our own handlers, registered before the start-up line: actix would install its own
     // only when the server is first polled, so a signal right after the line killed us.
     .disable_signals()
