@@ -4,7 +4,7 @@ use super::head_body::HeadBody;
 use super::range::{parse_range, RangeRequest};
 use super::{header, ApiError};
 use crate::oci::{Digest, RepoName};
-use crate::registry::{read_ahead, BlobBody, Registry};
+use crate::registry::{BlobBody, Registry};
 use actix_web::http::{header as h, Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -67,6 +67,6 @@ async fn get(
         }
         Some(BlobBody::File(file)) => file,
     };
-    let stream = read_ahead(file, start, len);
+    let stream = registry.stream_blob(file, start, len);
     Ok(response.no_chunking(len).streaming(Box::pin(stream)))
 }

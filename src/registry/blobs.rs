@@ -39,27 +39,43 @@ impl Registry {
             .ok_or_else(|| RegistryError::BlobUnknown(digest.to_string()))
     }
 
-    /// Open a blob linked in `repo` for streaming.
+    /// Open a blob linked in `repo` for streaming: the lookup and the open are one trip to
+    /// the blocking pool, since each trip costs as much as reading a small blob.
     pub async fn open_blob(
         &self,
         repo: &RepoName,
         digest: &Digest,
     ) -> Result<BlobContent, RegistryError> {
-        let size = self.blob_size(repo, digest).await?;
         if is_empty_layer(digest) {
             return Ok(BlobContent {
                 digest: digest.clone(),
-                size,
+                size: EMPTY_LAYER.len() as u64,
                 body: BlobBody::Constant(&EMPTY_LAYER),
             });
         }
-        let d = digest.clone();
-        let file = self.blocking(move |s| Ok(s.blobs.open(&d)?)).await?;
+        let (r, d) = (repo.to_string(), digest.clone());
+        let opened = self
+            .blocking(move |s| match s.meta.repo_blob_size(&r, &d.to_string())? {
+                Some(size) => Ok(Some((size, s.blobs.open(&d)?))),
+                None => Ok(None),
+            })
+            .await?;
+        let (size, file) = opened.ok_or_else(|| RegistryError::BlobUnknown(digest.to_string()))?;
         Ok(BlobContent {
             digest: digest.clone(),
             size,
             body: BlobBody::File(file),
         })
+    }
+
+    /// Stream `len` bytes of an opened blob file from `start`, within the shared read budget.
+    pub fn stream_blob(
+        &self,
+        file: std::fs::File,
+        start: u64,
+        len: u64,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+        super::blob_stream::read_ahead(&self.read_budget, file, start, len)
     }
 
     /// Unlink a blob from `repo`; its bytes stay while other repositories use them.
@@ -89,41 +105,6 @@ impl Registry {
         })
         .await
     }
-}
-
-/// Read `len` bytes of `file` from `start` on a blocking thread, a chunk ahead of the
-/// network: reading the next chunk overlaps sending this one. The queue is short, so a
-/// slow client holds at most a few chunks in memory.
-pub fn read_ahead(
-    mut file: std::fs::File,
-    start: u64,
-    len: u64,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
-    use std::io::{Read, Seek, SeekFrom};
-    const CHUNK: usize = 256 * 1024;
-    const QUEUE: usize = 2;
-    let (tx, rx) = tokio::sync::mpsc::channel(QUEUE);
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = file.seek(SeekFrom::Start(start)) {
-            let _ = tx.blocking_send(Err(e));
-            return;
-        }
-        let mut left = len;
-        while left > 0 {
-            let want = usize::try_from(left).map_or(CHUNK, |l| l.min(CHUNK));
-            let mut buf = bytes::BytesMut::zeroed(want);
-            let chunk = match file.read_exact(&mut buf) {
-                Ok(()) => Ok(buf.freeze()),
-                Err(e) => Err(e),
-            };
-            let failed = chunk.is_err();
-            if tx.blocking_send(chunk).is_err() || failed {
-                return; // the client went away, or the read failed (reported above)
-            }
-            left -= want as u64;
-        }
-    });
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
 }
 
 #[cfg(test)]

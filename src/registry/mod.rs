@@ -2,6 +2,7 @@
 //! Knows nothing of HTTP; may import `store` and `oci`. Every store call runs on the blocking
 //! pool, since redb and file-system calls block.
 
+mod blob_stream;
 mod blobs;
 mod error;
 mod inspect;
@@ -11,7 +12,7 @@ mod resolve;
 mod uploads;
 mod variants;
 
-pub use blobs::{read_ahead, BlobBody, BlobContent};
+pub use blobs::{BlobBody, BlobContent};
 pub use error::RegistryError;
 pub use inspect::{parse_repo_tag, VariantInfo};
 pub use manifests::{ManifestContent, PushedManifest};
@@ -52,6 +53,7 @@ impl Default for RegistryConfig {
 pub struct Registry {
     store: Arc<Store>,
     uploads: UploadCursors,
+    read_budget: blob_stream::ReadBudget,
     config: RegistryConfig,
 }
 
@@ -60,6 +62,7 @@ impl Registry {
         Registry {
             store: Arc::new(store),
             uploads: UploadCursors::default(),
+            read_budget: blob_stream::ReadBudget::default(),
             config,
         }
     }
