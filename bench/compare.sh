@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
 # hoist next to distribution 2.8.2 (Debian's docker-registry) and nginx serving the same
 # manifest and blob bytes as static files (this machine's ceiling), all on 127.0.0.1 with
-# fresh data dirs. Prints a Markdown table and writes it to bench/RESULTS.md.
+# fresh data dirs. Prints Markdown tables (and copies them to OUT); bench/results.sh puts them
+# into bench/RESULTS.md.
 #
-#   bash bench/compare.sh                 # full run: 10 s per scenario at 1, 16, 64 connections
-#   SMOKE=1 bash bench/compare.sh         # a few seconds in all (CI), writes nothing
+#   bash bench/compare.sh                 # full run: each cell 3 times 5 s, medians
+#   SMOKE=1 bash bench/compare.sh         # a few seconds per scenario (CI), writes nothing
 # Needs: wrk, ab (apache2-utils), skopeo, docker-registry, nginx, curl, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SMOKE=${SMOKE:-}
 if [ -n "$SMOKE" ]; then
-  DURATION=${DURATION:-1s}; CONNS=${CONNS:-"1 16"}; REQUESTS=${REQUESTS:-2000}
+  DURATION=${DURATION:-1s}; CONNS=${CONNS:-"1 16"}; REQUESTS=${REQUESTS:-2000}; REPEAT=${REPEAT:-1}
   BLOB_MB=${BLOB_MB:-2}; BIG_LAYER_MB=${BIG_LAYER_MB:-2}; PUSHES=${PUSHES:-4}
+  HUGE_MB=${HUGE_MB:-8}; HUGE_CONNS=${HUGE_CONNS:-4}
   OUT=${OUT:-/dev/null}
 else
-  DURATION=${DURATION:-10s}; CONNS=${CONNS:-"1 16 64"}; REQUESTS=${REQUESTS:-50000}
+  DURATION=${DURATION:-5s}; CONNS=${CONNS:-"1 16 64"}; REQUESTS=${REQUESTS:-50000}; REPEAT=${REPEAT:-3}
   BLOB_MB=${BLOB_MB:-50}; BIG_LAYER_MB=${BIG_LAYER_MB:-50}; PUSHES=${PUSHES:-20}
-  OUT=${OUT:-bench/RESULTS.md}
+  HUGE_MB=${HUGE_MB:-1024}; HUGE_CONNS=${HUGE_CONNS:-64}
+  OUT=${OUT:-/dev/null}
 fi
 BIN=${HOIST_BIN:-target/release/hoist}
 for tool in wrk ab skopeo docker-registry nginx curl python3; do
@@ -138,13 +141,18 @@ run_ab() { # url, conns, accept -> "rps p50ms p99ms"
   printf '%s %s %s\n' "$(cat "$work/ab.rps")" "$(awk -F, '$1=="50"{print $2}' "$csv")" "$(awk -F, '$1=="99"{print $2}' "$csv")"
 }
 declare -A base=([hoist]="http://$HOIST" [distribution]="http://$DIST" [nginx]="http://$NGINX")
+median() { # lines of "value ..." on stdin -> the line with the median first value ("error" wins)
+  local lines; lines=$(cat)
+  if grep -q error <<<"$lines"; then echo error; return; fi
+  sort -n -k1,1 <<<"$lines" | awk '{l[NR]=$0} END {print l[int((NR+1)/2)]}'
+}
 scenario() { # name, tool, path-for-registries, path-for-nginx, accept
-  local name=$1 tool=$2 path=$3 npath=$4 accept=$5
+  local name=$1 tool=$2 path=$3 npath=$4 accept=$5 r
   for c in $CONNS; do
     for server in hoist distribution nginx; do
       local p=$path; [ "$server" = nginx ] && p=$npath
       [ -z "$p" ] && continue
-      result["$name|$c|$server"]=$("run_$tool" "${base[$server]}$p" "$c" "$accept")
+      result["$name|$c|$server"]=$(for r in $(seq "$REPEAT"); do "run_$tool" "${base[$server]}$p" "$c" "$accept"; done | median)
     done
   done
 }
@@ -154,47 +162,89 @@ scenario "manifest GET, no Accept (schema1)" wrk /v2/bench/small/manifests/lates
 scenario "blob HEAD" ab "/v2/bench/blob/blobs/$blob_digest" "/v2/bench/blob/blobs/$blob_digest" ""
 scenario "blob GET ${BLOB_MB} MB" wrk "/v2/bench/blob/blobs/$blob_digest" "/v2/bench/blob/blobs/$blob_digest" ""
 
-# ---- whole-client scenarios: concurrent pushes, a big pull
+# ---- one huge blob to HUGE_CONNS clients at once: throughput, and hoist's peak RSS meanwhile
+huge_file=$work/huge.bin
+head -c "$((HUGE_MB * 1024 * 1024))" /dev/urandom >"$huge_file"
+huge_digest=sha256:$(sha256sum "$huge_file" | cut -d' ' -f1)
+upload_blob() { # base url, repo, file, digest: POST then a streamed monolithic PUT
+  local loc sep
+  loc=$(curl -sf -X POST -D - -o /dev/null "$1/v2/$2/blobs/uploads/" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
+  [[ $loc == http* ]] || loc="$1$loc"
+  sep='?'; [[ $loc == *\?* ]] && sep='&'
+  curl -sf -X PUT -H 'Content-Type: application/octet-stream' -T "$3" "$loc${sep}digest=$4" -o /dev/null
+}
+upload_blob "http://$HOIST" bench/huge "$huge_file" "$huge_digest"
+upload_blob "http://$DIST" bench/huge "$huge_file" "$huge_digest"
+mkdir -p "$work/static/v2/bench/huge/blobs"
+ln "$huge_file" "$work/static/v2/bench/huge/blobs/$huge_digest"
+declare -A huge whole_run_peak
+reset_peak() { echo 5 >"/proc/$1/clear_refs"; }   # VmHWM restarts from the current RSS
+peak_mb() { awk '/VmHWM/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
+get_huge() { # base url -> aggregate MB/s of HUGE_CONNS simultaneous whole downloads
+  local start i sizes=$work/huge.sizes
+  : >"$sizes"
+  start=$(date +%s.%N)
+  for i in $(seq "$HUGE_CONNS"); do
+    curl -sf -o /dev/null -w '%{size_download}\n' "$1/v2/bench/huge/blobs/$huge_digest" >>"$sizes" &
+  done
+  wait
+  if [ "$(grep -cx "$((HUGE_MB * 1024 * 1024))" "$sizes")" -ne "$HUGE_CONNS" ]; then echo error; return; fi
+  awk -v s="$start" -v e="$(date +%s.%N)" -v n="$HUGE_CONNS" -v mb="$HUGE_MB" 'BEGIN{printf "%.1f", n*mb/(e-s)}'
+}
+whole_run_peak=([hoist]=$(peak_mb "$hoist_pid") [distribution]=$(peak_mb "$dist_pid"))
+for server in hoist distribution nginx; do
+  [ "$server" = hoist ] && reset_peak "$hoist_pid"
+  [ "$server" = distribution ] && reset_peak "$dist_pid"
+  huge[$server]=$(get_huge "${base[$server]}")
+done
+huge[hoist_rss]=$(peak_mb "$hoist_pid")
+huge[dist_rss]=$(peak_mb "$dist_pid")
+rm -f "$huge_file" "$work/static/v2/bench/huge/blobs/$huge_digest"
+
+# ---- whole-client scenarios, REPEAT times each with fresh images: concurrent pushes, a big pull
 declare -A client
 since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN{printf "%.2f", e-s}'; }
-push_many() { # registry -> seconds for PUSHES concurrent pushes of the blob image
+push_many() { # registry, layout, round -> seconds for PUSHES concurrent pushes of the layout
   local start i pushers=()
   start=$(date +%s.%N)
-  for i in $(seq "$PUSHES"); do seed "$1" "bench/push$i" "$work/blob" & pushers+=($!); done
+  for i in $(seq "$PUSHES"); do seed "$1" "bench/push$3-$i" "$2" & pushers+=($!); done
   for i in "${pushers[@]}"; do wait "$i"; done
   since "$start"
 }
-pull_big() { # registry -> seconds to pull the 4-layer image
-  seed "$1" bench/big "$work/big"
+pull_big() { # registry -> seconds to pull the 4-layer image into an empty directory
   rm -rf "$work/pulled"
   local start; start=$(date +%s.%N)
   "${SKOPEO[@]}" copy -q --src-tls-verify=false "docker://$1/bench/big:latest" "oci:$work/pulled:latest"
   since "$start"
 }
-for server in hoist distribution; do
-  reg=$HOIST; [ "$server" = distribution ] && reg=$DIST
-  client["push|$server"]=$(push_many "$reg")
-  client["pull|$server"]=$(pull_big "$reg")
+declare -A reg=([hoist]=$HOIST [distribution]=$DIST)
+for server in hoist distribution; do seed "${reg[$server]}" bench/big "$work/big"; done
+for round in $(seq "$REPEAT"); do
+  rm -rf "$work/push"; make_layout "$work/push" 1 "$BLOB_MB"   # new bytes: nothing to mount
+  for server in hoist distribution; do
+    client["push|$server"]+="$(push_many "${reg[$server]}" "$work/push" "$round")"$'\n'
+    client["pull|$server"]+="$(pull_big "${reg[$server]}")"$'\n'
+  done
+done
+for key in "${!client[@]}"; do
+  client[$key]=$(printf '%s' "${client[$key]}" | median)
 done
 
-# ---- process figures: peak RSS (VmHWM) and CPU seconds over the whole run
-proc() { # pid -> "rssMB cpu_s"
-  local hwm ticks; hwm=$(awk '/VmHWM/{print $2}' "/proc/$1/status")
-  ticks=$(awk '{print $14+$15}' "/proc/$1/stat")
-  awk -v h="$hwm" -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f %.2f", h/1024, t/hz}'
-}
-read -r hoist_rss hoist_cpu <<<"$(proc "$hoist_pid")"
-read -r dist_rss dist_cpu <<<"$(proc "$dist_pid")"
+# ---- process figures over the whole run: peak RSS (VmHWM, kept across the reset above), CPU
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14+$15)/hz}' "/proc/$1/stat"; }
+max() { awk -v a="$1" -v b="$2" 'BEGIN{print (a+0 > b+0) ? a : b}'; }
+hoist_rss=$(max "${whole_run_peak[hoist]}" "$(peak_mb "$hoist_pid")")
+dist_rss=$(max "${whole_run_peak[distribution]}" "$(peak_mb "$dist_pid")")
+hoist_cpu=$(cpu_s "$hoist_pid")
+dist_cpu=$(cpu_s "$dist_pid")
 
 # ---- report
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0 || a == "" || b == "") print "-"; else printf "%.2f", a/b }'; }
 {
-  echo "# hoist vs distribution 2.8.2 vs nginx"
+  echo "## hoist vs distribution 2.8.2 vs nginx (\`bench/compare.sh\`)"
   echo
-  echo "Generated by \`bash bench/compare.sh\` on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD)."
-  echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, Linux $(uname -r)."
   echo "Everything on 127.0.0.1: load generator, hoist (release build), distribution, nginx (2 workers, sendfile)."
-  echo "$DURATION per cell: wrk (2 threads) for GET, ab -k -i for HEAD (wrk cannot finish a HEAD with a Content-Length), at most $REQUESTS requests."
+  echo "Each cell is the median of $REPEAT runs of $DURATION: wrk (2 threads) for GET, ab -k -i for HEAD (wrk cannot finish a HEAD with a Content-Length), at most $REQUESTS requests per run."
   echo
   echo "| scenario | conns | hoist req/s | p50 ms | p99 ms | distribution req/s | p50 ms | p99 ms | nginx req/s | hoist/distribution | hoist/nginx |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
@@ -211,6 +261,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0 || a == "" || b == "") pr
     done
   done
   echo
+  echo "| $HUGE_CONNS clients each GET one ${HUGE_MB} MB blob at once | hoist | distribution | nginx | hoist/distribution | hoist/nginx |"
+  echo "|---|---|---|---|---|---|"
+  echo "| MB/s, all clients together | ${huge[hoist]} | ${huge[distribution]} | ${huge[nginx]} | $(ratio "${huge[hoist]}" "${huge[distribution]}") | $(ratio "${huge[hoist]}" "${huge[nginx]}") |"
+  echo "| peak RSS meanwhile (MB) | ${huge[hoist_rss]} | ${huge[dist_rss]} | - | $(ratio "${huge[hoist_rss]}" "${huge[dist_rss]}") | - |"
+  echo
+  echo "Whole clients, median of $REPEAT rounds (each round pushes new bytes):"
+  echo
   echo "| whole client | hoist s | distribution s | hoist/distribution |"
   echo "|---|---|---|---|"
   echo "| $PUSHES concurrent skopeo pushes of a ${BLOB_MB} MB image | ${client["push|hoist"]} | ${client["push|distribution"]} | $(ratio "${client["push|hoist"]}" "${client["push|distribution"]}") |"
@@ -222,7 +279,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0 || a == "" || b == "") pr
   echo "| CPU seconds | $hoist_cpu | $dist_cpu |"
 } | tee "$work/results.md"
 [ "$OUT" = /dev/null ] || cp "$work/results.md" "$OUT"
-if grep -q '| error' "$work/results.md"; then
+if grep -q '| error\|error |' "$work/results.md"; then
   echo "a scenario failed (non-2xx answers): see the table" >&2
   exit 1
 fi

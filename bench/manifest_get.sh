@@ -5,13 +5,15 @@
 # (target: within 10%). A stored signed schema1 of the same image is that baseline; the
 # stored schema2 (583 bytes against 2.8 KB) is shown too.
 #
-#   bash bench/manifest_get.sh            # 10 s per scenario, 16 connections
-#   DURATION=2s CONNECTIONS=4 bash bench/manifest_get.sh   # a smoke run
+#   bash bench/manifest_get.sh            # median of 3 runs of 5 s per scenario, 16 connections
+#   DURATION=1s REPEAT=1 CONNECTIONS=4 bash bench/manifest_get.sh   # a smoke run
+# Prints Markdown; bench/results.sh puts it into bench/RESULTS.md.
 # Needs: wrk, curl, a release build (HOIST_BIN, default target/release/hoist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${HOIST_BIN:-target/release/hoist}
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
+REPEAT=${REPEAT:-3}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
 [ -x "$BIN" ] || cargo build --release --locked
@@ -46,21 +48,30 @@ scenarios=(
   "stored schema2 by digest|$base/manifests/$stored|$S2"
   "schema1 variant by digest|$base/manifests/$variant|"
 )
-printf '%-28s %12s %10s %10s\n' scenario req/s p50 p99
+echo "## A schema1 variant against stored manifests (\`bench/manifest_get.sh\`)"
+echo
+echo "wrk, $CONNECTIONS connections, $THREADS threads; each row the median of $REPEAT runs of $DURATION."
+echo
+echo "| manifest GET | req/s | p50 | p99 |"
+echo "|---|---|---|---|"
 declare -A rps
 for s in "${scenarios[@]}"; do
   IFS='|' read -r name url accept <<<"$s"
   args=(-t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency)
   [ -n "$accept" ] && args+=(-H "Accept: $accept")
-  out=$(wrk "${args[@]}" "$url")
-  if echo "$out" | grep -q 'Non-2xx'; then echo "$name: errors: $out" >&2; exit 1; fi
-  r=$(echo "$out" | awk '/Requests\/sec/{print $2}')
-  p50=$(echo "$out" | awk '$1=="50%"{print $2}')
-  p99=$(echo "$out" | awk '$1=="99%"{print $2}')
+  runs=$(for _ in $(seq "$REPEAT"); do
+    out=$(wrk "${args[@]}" "$url")
+    if echo "$out" | grep -q 'Non-2xx'; then echo "$name: errors: $out" >&2; exit 1; fi
+    echo "$out" | awk '/Requests\/sec/{r=$2} $1=="50%"{p50=$2} $1=="99%"{p99=$2} END{print r, p50, p99}'
+  done)
+  read -r r p50 p99 <<<"$(sort -n -k1,1 <<<"$runs" | awk '{l[NR]=$0} END {print l[int((NR+1)/2)]}')"
   rps[$name]=$r
-  printf '%-28s %12s %10s %10s\n' "$name" "$r" "$p50" "$p99"
+  echo "| $name | $r | $p50 | $p99 |"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
-echo "schema1 variant / stored schema1, by tag: $(ratio "${rps[schema1 variant by tag]}" "${rps[stored schema1 by tag]}")"
-echo "schema1 variant / stored schema2, by tag: $(ratio "${rps[schema1 variant by tag]}" "${rps[stored schema2 by tag]}")"
-echo "schema1 variant / stored schema2, by digest: $(ratio "${rps[schema1 variant by digest]}" "${rps[stored schema2 by digest]}")"
+echo
+echo "| ratio | value |"
+echo "|---|---|"
+echo "| schema1 variant / stored schema1 of the same size, by tag (target >= 0.9) | $(ratio "${rps[schema1 variant by tag]}" "${rps[stored schema1 by tag]}") |"
+echo "| schema1 variant / stored schema2, by tag | $(ratio "${rps[schema1 variant by tag]}" "${rps[stored schema2 by tag]}") |"
+echo "| schema1 variant / stored schema2, by digest | $(ratio "${rps[schema1 variant by digest]}" "${rps[stored schema2 by digest]}") |"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI's short run of every benchmark, so none can rot: a minute of compare.sh against the
-# debug build the tests made, a small scale run, one pass of each criterion bench.
+# debug build the tests made, manifest_get.sh for a second each, a small scale run, one
+# pass of each criterion bench.
 # Figures from here mean nothing; bench/RESULTS.md comes from a full release run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +16,6 @@ if ((${#missing[@]})); then
 fi
 cargo build --locked
 SMOKE=1 HOIST_BIN=target/debug/hoist bash bench/compare.sh
+DURATION=1s REPEAT=1 CONNECTIONS=4 HOIST_BIN=target/debug/hoist bash bench/manifest_get.sh
 SCALE_REPOS=100 cargo bench --locked --profile dev --bench scale
 cargo bench --locked --profile dev --bench formats -- --test

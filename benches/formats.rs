@@ -35,13 +35,13 @@ fn negotiation(c: &mut Criterion) {
             (
                 next_step(
                     black_box(ManifestKind::OciIndex),
-                    &accept,
+                    black_box(&accept),
                     Addressed::ByTag,
                     true,
                 ),
                 next_step(
                     black_box(ManifestKind::Schema2),
-                    &none,
+                    black_box(&none),
                     Addressed::ByTag,
                     true,
                 ),
