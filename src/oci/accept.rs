@@ -5,7 +5,7 @@
 use super::media_types as mt;
 use super::ManifestKind;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Accept {
     pub schema1: bool,
     pub schema2: bool,

@@ -8,6 +8,7 @@ use crate::store::{ManifestRecord, Origin, PutManifest, PutOutcome, ReferrerReco
 use bytes::Bytes;
 
 /// A manifest as served.
+#[derive(Clone)]
 pub struct ManifestContent {
     pub media_type: String,
     pub digest: Digest,
@@ -102,6 +103,9 @@ impl Registry {
                 s.meta.put_manifest(&put, now_unix())
             })
             .await?;
+        if matches!(outcome, PutOutcome::Stored) {
+            self.manifest_cache.invalidate(repo.as_str());
+        }
         match outcome {
             PutOutcome::Stored => Ok(PushedManifest {
                 digest,
@@ -166,6 +170,8 @@ impl Registry {
                 self.blocking(move |s| s.meta.delete_tag(&r, &t)).await?
             }
         };
+        // Also when nothing was removed: cheap, and it cannot keep a stale answer.
+        self.manifest_cache.invalidate(repo.as_str());
         if removed {
             Ok(())
         } else {

@@ -7,6 +7,7 @@ mod blobs;
 mod error;
 mod inspect;
 mod listing;
+mod manifest_cache;
 mod manifests;
 mod resolve;
 mod uploads;
@@ -54,6 +55,7 @@ pub struct Registry {
     store: Arc<Store>,
     uploads: UploadCursors,
     read_budget: blob_stream::ReadBudget,
+    manifest_cache: manifest_cache::ManifestCache,
     config: RegistryConfig,
 }
 
@@ -63,6 +65,7 @@ impl Registry {
             store: Arc::new(store),
             uploads: UploadCursors::default(),
             read_budget: blob_stream::ReadBudget::default(),
+            manifest_cache: manifest_cache::ManifestCache::default(),
             config,
         }
     }

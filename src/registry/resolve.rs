@@ -62,6 +62,12 @@ impl Registry {
         reference: &Reference,
         accept: &Accept,
     ) -> Result<ManifestContent, RegistryError> {
+        let reference_key = reference.to_string();
+        let cache = &self.manifest_cache;
+        if let Some(answer) = cache.get(repo.as_str(), &reference_key, accept) {
+            return Ok(answer);
+        }
+        let ticket = cache.ticket();
         let request = Request {
             repo: repo.to_string(),
             reference: reference.clone(),
@@ -81,7 +87,10 @@ impl Registry {
             let req = request.clone();
             let walked = self.blocking(move |s| walk(s, &req, from)).await?;
             let (current, step) = match walked {
-                Walked::Serve(c) => return Ok(c),
+                Walked::Serve(c) => {
+                    cache.insert(ticket, repo.as_str(), &reference_key, accept, &c);
+                    return Ok(c);
+                }
                 Walked::Fail(e) => return Err(e),
                 Walked::Make(current, step) => (current, step),
             };

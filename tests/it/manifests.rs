@@ -216,3 +216,99 @@ async fn manifests_survive_a_restart() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["docker-content-digest"], digest.as_str());
 }
+
+/// Status and Docker-Content-Digest of a GET of `reference` with one Accept type.
+async fn get_with(h: &Hoist, repo: &str, reference: &str, accept: &str) -> (u16, String) {
+    let r = client()
+        .get(h.url(&format!("/v2/{repo}/manifests/{reference}")))
+        .header("accept", accept)
+        .send()
+        .await
+        .expect("get");
+    let digest = r
+        .headers()
+        .get("docker-content-digest")
+        .map(|d| d.to_str().expect("ascii").to_owned())
+        .unwrap_or_default();
+    let status = r.status().as_u16();
+    let body = r.bytes().await.expect("body");
+    if status == 200 {
+        assert_eq!(sha256(&body), digest, "served bytes match their digest");
+    }
+    (status, digest)
+}
+
+#[tokio::test]
+async fn a_moved_or_deleted_tag_is_seen_at_once_in_every_format() {
+    // Answers to repeated pulls are kept in memory; every write must be seen by the next read.
+    const S2: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    let h = Hoist::start();
+    let c = client();
+    let a = image_manifest(&c, &h, "m", b"first", None).await;
+    let b = image_manifest(&c, &h, "m", b"second", None).await;
+    let digest_a = put_manifest(&c, &h, "m", "latest", OCI_MANIFEST, &a).await;
+    let mut served_a = Vec::new();
+    for accept in [OCI_MANIFEST, S2] {
+        let first = get_with(&h, "m", "latest", accept).await;
+        assert_eq!(first.0, 200, "{accept}");
+        assert_eq!(get_with(&h, "m", "latest", accept).await, first, "{accept}");
+        served_a.push(first.1);
+    }
+    assert_eq!(served_a[0], digest_a);
+    assert_ne!(
+        served_a[1], digest_a,
+        "schema2 clients get a mapped variant"
+    );
+
+    let digest_b = put_manifest(&c, &h, "m", "latest", OCI_MANIFEST, &b).await;
+    let oci = get_with(&h, "m", "latest", OCI_MANIFEST).await;
+    assert_eq!(oci, (200, digest_b.clone()));
+    let docker = get_with(&h, "m", "latest", S2).await;
+    assert_eq!(docker.0, 200);
+    assert!(docker.1 != served_a[1] && docker.1 != digest_b);
+
+    let r = c
+        .delete(h.url("/v2/m/manifests/latest"))
+        .send()
+        .await
+        .expect("delete tag");
+    assert_eq!(r.status(), 202);
+    for accept in [OCI_MANIFEST, S2] {
+        assert_eq!(get_with(&h, "m", "latest", accept).await.0, 404, "{accept}");
+    }
+
+    // Warm every answer again, then delete the manifest itself by digest. (By digest, OCI
+    // bytes go only to clients that name OCI, as in distribution.)
+    put_manifest(&c, &h, "m", "again", OCI_MANIFEST, &b).await;
+    let answers = [
+        ("again", OCI_MANIFEST),
+        ("again", S2),
+        (digest_b.as_str(), OCI_MANIFEST),
+        (docker.1.as_str(), S2),
+    ];
+    for (reference, accept) in answers {
+        assert_eq!(
+            get_with(&h, "m", reference, accept).await.0,
+            200,
+            "{reference} {accept}"
+        );
+    }
+    let r = c
+        .delete(h.url(&format!("/v2/m/manifests/{digest_b}")))
+        .send()
+        .await
+        .expect("delete manifest");
+    assert_eq!(r.status(), 202);
+    for (reference, accept) in answers {
+        assert_eq!(
+            get_with(&h, "m", reference, accept).await.0,
+            404,
+            "{reference} {accept}"
+        );
+    }
+    // The first image was never deleted and still answers by digest.
+    assert_eq!(
+        get_with(&h, "m", &digest_a, OCI_MANIFEST).await,
+        (200, digest_a)
+    );
+}
