@@ -246,18 +246,32 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0 || a == "" || b == "") pr
   echo "Everything on 127.0.0.1: load generator, hoist (release build), distribution, nginx (2 workers, sendfile)."
   echo "Each cell is the median of $REPEAT runs of $DURATION: wrk (2 threads) for GET, ab -k -i for HEAD (wrk cannot finish a HEAD with a Content-Length), at most $REQUESTS requests per run."
   echo
-  echo "| scenario | conns | hoist req/s | p50 ms | p99 ms | distribution req/s | p50 ms | p99 ms | nginx req/s | hoist/distribution | hoist/nginx |"
+  echo "| scenario | conns | hoist req/s | p50 ms | p99 ms | distribution req/s | p50 ms | p99 ms | nginx req/s | p50 ms | p99 ms |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
-  for name in "manifest GET by tag (schema2 Accept)" "manifest HEAD by tag" "manifest GET, no Accept (schema1)" "blob HEAD" "blob GET ${BLOB_MB} MB"; do
+  names=("manifest GET by tag (schema2 Accept)" "manifest HEAD by tag" "manifest GET, no Accept (schema1)" "blob HEAD" "blob GET ${BLOB_MB} MB")
+  for name in "${names[@]}"; do
+    for c in $CONNS; do
+      row="| $name | $c"
+      for server in hoist distribution nginx; do
+        read -r r p50 p99 mb <<<"${result["$name|$c|$server"]:-}"
+        [[ $name == blob\ GET* ]] && r=${mb:-}
+        row+=" | $r | $p50 | $p99"
+      done
+      echo "$row |" | sed 's/^| blob GET \([0-9]*\) MB /| blob GET \1 MB (MB\/s) /'
+    done
+  done
+  echo
+  echo "Ratios: throughput above 1 and latency below 1 favour hoist."
+  echo
+  echo "| scenario | conns | throughput hoist/distribution | throughput hoist/nginx | p50 hoist/distribution | p50 hoist/nginx | p99 hoist/distribution | p99 hoist/nginx |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for name in "${names[@]}"; do
     for c in $CONNS; do
       read -r hr h50 h99 hmb <<<"${result["$name|$c|hoist"]:-}"
       read -r dr d50 d99 dmb <<<"${result["$name|$c|distribution"]:-}"
       read -r nr n50 n99 nmb <<<"${result["$name|$c|nginx"]:-}"
-      if [[ $name == blob\ GET* ]]; then
-        echo "| $name (MB/s) | $c | ${hmb:-} | $h50 | $h99 | ${dmb:-} | $d50 | $d99 | ${nmb:-} | $(ratio "$hmb" "$dmb") | $(ratio "$hmb" "$nmb") |"
-      else
-        echo "| $name | $c | $hr | $h50 | $h99 | $dr | $d50 | $d99 | $nr | $(ratio "$hr" "$dr") | $(ratio "$hr" "$nr") |"
-      fi
+      if [[ $name == blob\ GET* ]]; then hr=${hmb:-}; dr=${dmb:-}; nr=${nmb:-}; fi
+      echo "| $name | $c | $(ratio "$hr" "$dr") | $(ratio "$hr" "$nr") | $(ratio "$h50" "$d50") | $(ratio "$h50" "$n50") | $(ratio "$h99" "$d99") | $(ratio "$h99" "$n99") |"
     done
   done
   echo
@@ -273,10 +287,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0 || a == "" || b == "") pr
   echo "| $PUSHES concurrent skopeo pushes of a ${BLOB_MB} MB image | ${client["push|hoist"]} | ${client["push|distribution"]} | $(ratio "${client["push|hoist"]}" "${client["push|distribution"]}") |"
   echo "| skopeo pull of a $((4 * BIG_LAYER_MB)) MB image (4 layers) | ${client["pull|hoist"]} | ${client["pull|distribution"]} | $(ratio "${client["pull|hoist"]}" "${client["pull|distribution"]}") |"
   echo
-  echo "| process over the whole run | hoist | distribution |"
-  echo "|---|---|---|"
-  echo "| peak RSS (MB) | $hoist_rss | $dist_rss |"
-  echo "| CPU seconds | $hoist_cpu | $dist_cpu |"
+  echo "| process over the whole run | hoist | distribution | hoist/distribution |"
+  echo "|---|---|---|---|"
+  echo "| peak RSS (MB) | $hoist_rss | $dist_rss | $(ratio "$hoist_rss" "$dist_rss") |"
+  echo "| CPU seconds | $hoist_cpu | $dist_cpu | $(ratio "$hoist_cpu" "$dist_cpu") |"
 } | tee "$work/results.md"
 [ "$OUT" = /dev/null ] || cp "$work/results.md" "$OUT"
 if grep -q '| error\|error |' "$work/results.md"; then
