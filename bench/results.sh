@@ -39,7 +39,7 @@ targets() {
   push=$(cell "concurrent skopeo pushes" 4 4)
   pull=$(cell "skopeo pull" 4 4)
   huge_rss=$(cell "peak RSS meanwhile" 2 6)
-  start=$(sed -n 's/.*start-up line after \([0-9.]*\) ms.*/\1/p' "$work/scale.txt")
+  start=$(sed -n 's/.*start-up line after \([0-9.]*\) ms.*/\1/p' "$work/scale.txt" | sort -g | tail -1)
   echo "| target | worst measured | |"
   echo "|---|---|---|"
   echo "| manifest GET and HEAD by tag >= 10x distribution | ${get_d}x | $(met "$get_d" ">=" 10) |"
@@ -49,7 +49,7 @@ targets() {
   echo "| skopeo push time <= distribution's | ${push}x | $(met "$push" "<=" 1) |"
   echo "| skopeo pull time <= distribution's | ${pull}x | $(met "$pull" "<=" 1) |"
   echo "| peak RSS < 100 MB, 64 clients of a 1 GB blob | $huge_rss MB | $(met "$huge_rss" "<=" 100) |"
-  echo "| start-up < 1 s with 100,000 tags | $start ms | $(met "$start" "<=" 1000) |"
+  echo "| start-up < 1 s with 100,000 tags (after SIGTERM and after kill -9) | $start ms | $(met "$start" "<=" 1000) |"
 }
 
 {
@@ -62,6 +62,9 @@ targets() {
   echo "## Targets"
   echo
   targets
+  echo
+  echo "At one connection every server waits out the load generator's round trip: there, hoist/nginx"
+  echo "shows what is left to gain on the server."
   echo
   cat "$work/compare.md"
   echo
