@@ -592,3 +592,32 @@ async fn abandoned_uploads_expire() {
     assert!(text.contains("expiring abandoned upload"), "{text}");
     assert!(!text.contains("panicked"), "{text}");
 }
+
+#[tokio::test]
+async fn only_a_crash_leaves_the_metadata_file_to_repair() {
+    const REPAIR: &str = "not closed cleanly";
+    let h = Hoist::start();
+    let c = client();
+    let digest = push_image(&c, &h, "r", "v1").await;
+    let h = h.restart_after_terminate();
+    assert!(
+        !h.log().contains(REPAIR),
+        "a graceful stop closes redb: {}",
+        h.log()
+    );
+    let h = h.restart_after_kill();
+    assert!(
+        h.log().contains(REPAIR),
+        "a crash is repaired, and said so: {}",
+        h.log()
+    );
+    for reference in ["v1", digest.as_str()] {
+        let r = c
+            .get(h.url(&format!("/v2/r/manifests/{reference}")))
+            .header("accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status(), 200, "{reference}");
+    }
+}

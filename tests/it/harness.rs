@@ -38,6 +38,15 @@ impl Hoist {
         Self::spawn(root, data_dir, &[])
     }
 
+    /// Stop this server gracefully (SIGTERM) and start a new one on the same data dir.
+    pub fn restart_after_terminate(mut self) -> Hoist {
+        assert!(self.terminate().success(), "graceful exit");
+        let root = std::sync::Arc::clone(&self.root);
+        let data_dir = self.data_dir.clone();
+        drop(self);
+        Self::spawn(root, data_dir, &[])
+    }
+
     fn spawn(root: std::sync::Arc<tempfile::TempDir>, data_dir: PathBuf, extra: &[&str]) -> Hoist {
         let log = std::fs::OpenOptions::new()
             .create(true)

@@ -27,7 +27,15 @@ pub struct Meta {
 
 impl Meta {
     pub fn open(path: &Path) -> Result<Meta, StoreError> {
-        let db = Database::create(path)?;
+        let warned = std::sync::Once::new();
+        let db = Database::builder()
+            .set_repair_callback(move |_| {
+                // Seen after a crash or kill -9; the repair reads the whole file once.
+                warned.call_once(|| {
+                    tracing::warn!("the metadata file was not closed cleanly; repairing it")
+                })
+            })
+            .create(path)?;
         let txn = db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
