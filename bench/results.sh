@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates bench/RESULTS.md: every benchmark in one run on this machine, then the issue's
-# targets read off the figures. About 25 minutes on 2 cores; run it on an otherwise idle machine.
+# targets read off the figures. About 20 minutes on 2 cores; run it on an otherwise idle machine.
 #
 #   bash bench/results.sh
 # Needs what bench/compare.sh needs (bench/smoke.sh installs it).

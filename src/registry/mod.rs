@@ -1,6 +1,8 @@
 //! The domain: push, pull, uploads, tags, listings, referrers and deletes, over the store.
-//! Knows nothing of HTTP; may import `store` and `oci`. Every store call runs on the blocking
-//! pool, since redb and file-system calls block.
+//! Knows nothing of HTTP; may import `store` and `oci`. Every store call that can wait runs on
+//! the blocking pool, since redb and file-system calls block. Two paths never wait and stay on
+//! the calling thread: answers from the manifest cache, and blob chunks already in the page
+//! cache (read with RWF_NOWAIT).
 
 mod blob_stream;
 mod blobs;
