@@ -58,7 +58,7 @@ impl Drop for StreamSlot {
 }
 
 /// Read `len` bytes of `file` from `start`. A read error ends the stream with that error.
-pub fn read_ahead(
+pub fn stream_file(
     budget: &ReadBudget,
     file: std::fs::File,
     start: u64,
@@ -342,7 +342,7 @@ mod tests {
         let _a = budget.open();
         let _b = budget.open();
         let data = vec![9u8; 1000];
-        let got: Vec<_> = read_ahead(&budget, temp_file(&data), 0, 1000)
+        let got: Vec<_> = stream_file(&budget, temp_file(&data), 0, 1000)
             .collect()
             .await;
         assert_eq!(got.len(), 1);

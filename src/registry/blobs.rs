@@ -75,7 +75,7 @@ impl Registry {
         start: u64,
         len: u64,
     ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
-        super::blob_stream::read_ahead(&self.read_budget, file, start, len)
+        super::blob_stream::stream_file(&self.read_budget, file, start, len)
     }
 
     /// Unlink a blob from `repo`; its bytes stay while other repositories use them.
