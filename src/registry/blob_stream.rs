@@ -105,8 +105,9 @@ fn read_on_thread(
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
 }
 
-/// Exactly `want` bytes, read into fresh memory that is never zeroed first.
-fn read_chunk(file: &mut std::fs::File, want: u64) -> std::io::Result<bytes::Bytes> {
+/// Exactly `want` bytes from where `file` stands, read into fresh memory that is never
+/// zeroed first.
+fn read_chunk(file: impl Read, want: u64) -> std::io::Result<bytes::Bytes> {
     let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(MAX_CHUNK));
     let got = file.take(want).read_to_end(&mut buf)?;
     if got as u64 != want {
@@ -204,25 +205,16 @@ fn read_cached(
 }
 
 /// Exactly `want` bytes at `offset`, read on the blocking pool (they may need the disk).
+/// Reads of one stream never overlap, so moving the shared file's position is safe.
 async fn read_blocking(
     file: Arc<std::fs::File>,
     offset: u64,
     want: usize,
 ) -> std::io::Result<bytes::Bytes> {
-    use std::os::unix::fs::FileExt;
     tokio::task::spawn_blocking(move || {
-        let mut buf = vec![0u8; want];
-        file.read_exact_at(&mut buf, offset).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                std::io::Error::new(
-                    e.kind(),
-                    format!("blob file ends before byte {}", offset + want as u64),
-                )
-            } else {
-                e
-            }
-        })?;
-        Ok(bytes::Bytes::from(buf))
+        let mut file = &*file;
+        file.seek(SeekFrom::Start(offset))?;
+        read_chunk(file, want as u64)
     })
     .await
     .map_err(|e| std::io::Error::other(format!("blob read task failed: {e}")))?

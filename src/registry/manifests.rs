@@ -103,14 +103,14 @@ impl Registry {
                 s.meta.put_manifest(&put, now_unix())
             })
             .await?;
-        if matches!(outcome, PutOutcome::Stored) {
-            self.manifest_cache.invalidate(repo.as_str());
-        }
         match outcome {
-            PutOutcome::Stored => Ok(PushedManifest {
-                digest,
-                subject: manifest.subject.map(|s| s.digest),
-            }),
+            PutOutcome::Stored => {
+                self.manifest_cache.invalidate(repo.as_str());
+                Ok(PushedManifest {
+                    digest,
+                    subject: manifest.subject.map(|s| s.digest),
+                })
+            }
             PutOutcome::MissingBlob(d) | PutOutcome::MissingManifest(d) => {
                 Err(RegistryError::ManifestBlobUnknown(d))
             }

@@ -32,15 +32,17 @@ impl Hoist {
     /// Stop this server hard (SIGKILL) and start a new one on the same data dir.
     pub fn restart_after_kill(mut self) -> Hoist {
         self.kill9();
-        let root = std::sync::Arc::clone(&self.root);
-        let data_dir = self.data_dir.clone();
-        drop(self);
-        Self::spawn(root, data_dir, &[])
+        self.respawn()
     }
 
     /// Stop this server gracefully (SIGTERM) and start a new one on the same data dir.
     pub fn restart_after_terminate(mut self) -> Hoist {
         assert!(self.terminate().success(), "graceful exit");
+        self.respawn()
+    }
+
+    /// Start a new server on this stopped one's data dir.
+    fn respawn(self) -> Hoist {
         let root = std::sync::Arc::clone(&self.root);
         let data_dir = self.data_dir.clone();
         drop(self);
