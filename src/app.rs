@@ -20,7 +20,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
         .await?
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    let registry = web::Data::new(Registry::new(store, config.registry.clone()));
+    let registry = Registry::new(store, config.registry.clone())
+        .context("reading the data disk's size and the uploads in progress")?;
+    let registry = web::Data::new(registry);
+    let edge = web::Data::new(crate::http::Edge::new(config.edge.clone()));
 
     let shutdown = CancellationToken::new();
     let sweeper = actix_web::rt::spawn(sweep_uploads(registry.clone(), shutdown.clone()));
@@ -29,6 +32,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_registry.clone())
+            .app_data(edge.clone())
             .configure(crate::http::configure)
     })
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)

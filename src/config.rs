@@ -1,8 +1,9 @@
 //! One configuration struct, layered: defaults < TOML file < `HOIST_*` environment < flags.
 //! clap resolves flags over the environment; the file fills in what neither gave.
 
+use crate::http::EdgeLimits;
 use crate::oci::Platform;
-use crate::registry::RegistryConfig;
+use crate::registry::{RegistryConfig, SizeLimit};
 use clap::Args;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -37,6 +38,21 @@ pub struct ServeArgs {
     /// The list entry served to clients that read no lists, as os/arch[/variant]
     #[arg(long, env = "HOIST_DEFAULT_PLATFORM")]
     pub default_platform: Option<String>,
+    /// Seconds a request body may send nothing before it is aborted
+    #[arg(long, env = "HOIST_BODY_IDLE_TIMEOUT_SECS")]
+    pub body_idle_timeout_secs: Option<u64>,
+    /// Uploads one client address may have sending at once (more get 429)
+    #[arg(long, env = "HOIST_UPLOADS_PER_CLIENT")]
+    pub uploads_per_client: Option<usize>,
+    /// Free space kept on the data disk, e.g. 256MiB or 5%; uploads that would use it get 507
+    #[arg(long, env = "HOIST_STORAGE_RESERVE")]
+    pub storage_reserve: Option<String>,
+    /// What uploads in progress may hold on disk together, e.g. 20GiB or 50%
+    #[arg(long, env = "HOIST_UPLOADS_MAX_BYTES")]
+    pub uploads_max_bytes: Option<String>,
+    /// Refuse manifests whose blobs or children are not pushed yet (no sparse manifests)
+    #[arg(long, env = "HOIST_REJECT_MISSING_REFERENCES")]
+    pub reject_missing_references: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +63,11 @@ struct FileConfig {
     upload_max_idle_secs: Option<u64>,
     log: Option<String>,
     default_platform: Option<String>,
+    body_idle_timeout_secs: Option<u64>,
+    uploads_per_client: Option<usize>,
+    storage_reserve: Option<String>,
+    uploads_max_bytes: Option<String>,
+    reject_missing_references: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +83,10 @@ pub enum ConfigError {
     Listen(String),
     #[error("default platform {0:?} is not os/arch[/variant]")]
     Platform(String),
+    #[error("{key} {value:?} is not a size (bytes like 256MiB, or a share of the disk like 5%)")]
+    Size { key: &'static str, value: String },
+    #[error("{key} must be at least 1")]
+    Zero { key: &'static str },
 }
 
 /// The resolved configuration.
@@ -71,6 +96,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub log: String,
     pub registry: RegistryConfig,
+    pub edge: EdgeLimits,
 }
 
 impl Config {
@@ -91,6 +117,44 @@ impl Config {
             .upload_max_idle_secs
             .or(file.upload_max_idle_secs)
             .unwrap_or(DEFAULT_UPLOAD_MAX_IDLE_SECS);
+        let defaults = RegistryConfig::default();
+        let size =
+            |key, flag: &Option<String>, file: Option<String>, default| match flag.clone().or(file)
+            {
+                Some(value) => parse_size(&value).ok_or(ConfigError::Size { key, value }),
+                None => Ok(default),
+            };
+        let storage_reserve = size(
+            "storage_reserve",
+            &args.storage_reserve,
+            file.storage_reserve,
+            defaults.storage_reserve,
+        )?;
+        let uploads_max_bytes = size(
+            "uploads_max_bytes",
+            &args.uploads_max_bytes,
+            file.uploads_max_bytes,
+            defaults.uploads_max_bytes,
+        )?;
+        let edge_defaults = EdgeLimits::default();
+        let body_idle = args
+            .body_idle_timeout_secs
+            .or(file.body_idle_timeout_secs)
+            .map_or(edge_defaults.body_idle_timeout, Duration::from_secs);
+        let uploads_per_client = args
+            .uploads_per_client
+            .or(file.uploads_per_client)
+            .unwrap_or(edge_defaults.uploads_per_client);
+        if body_idle.is_zero() {
+            return Err(ConfigError::Zero {
+                key: "body_idle_timeout_secs",
+            });
+        }
+        if uploads_per_client == 0 {
+            return Err(ConfigError::Zero {
+                key: "uploads_per_client",
+            });
+        }
         Ok(Config {
             listen,
             data_dir: args
@@ -107,12 +171,35 @@ impl Config {
                 upload_max_idle: Duration::from_secs(idle),
                 default_platform: match args.default_platform.clone().or(file.default_platform) {
                     Some(p) => Platform::parse(&p).ok_or(ConfigError::Platform(p))?,
-                    None => RegistryConfig::default().default_platform,
+                    None => defaults.default_platform.clone(),
                 },
-                ..RegistryConfig::default()
+                storage_reserve,
+                uploads_max_bytes,
+                reject_missing_references: args.reject_missing_references
+                    || file.reject_missing_references.unwrap_or(false),
+                ..defaults
+            },
+            edge: EdgeLimits {
+                body_idle_timeout: body_idle,
+                uploads_per_client,
             },
         })
     }
+}
+
+/// `256MiB`, `1 GB`, `1073741824` (bytes) or `5%` (of the data disk).
+fn parse_size(value: &str) -> Option<SizeLimit> {
+    let value = value.trim();
+    if let Some(percent) = value.strip_suffix('%') {
+        let p: f64 = percent.trim().parse().ok()?;
+        return (0.0..=100.0)
+            .contains(&p)
+            .then_some(SizeLimit::PercentOfDisk(p));
+    }
+    value
+        .parse::<bytesize::ByteSize>()
+        .ok()
+        .map(|b| SizeLimit::Bytes(b.as_u64()))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -157,6 +244,43 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
         assert_eq!(c.data_dir, PathBuf::from("/srv/hoist"));
         assert_eq!(c.registry.upload_max_idle, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn sizes_are_bytes_with_units_or_a_share_of_the_disk() {
+        assert_eq!(parse_size("256MiB"), Some(SizeLimit::Bytes(256 << 20)));
+        assert_eq!(parse_size("1 GB"), Some(SizeLimit::Bytes(1_000_000_000)));
+        assert_eq!(parse_size("4096"), Some(SizeLimit::Bytes(4096)));
+        assert_eq!(parse_size("5%"), Some(SizeLimit::PercentOfDisk(5.0)));
+        assert_eq!(parse_size("150%"), None);
+        assert_eq!(parse_size("lots"), None);
+    }
+
+    #[test]
+    fn limits_come_from_the_file_and_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hoist.toml");
+        std::fs::write(
+            &path,
+            "storage_reserve = \"2%\"\nuploads_max_bytes = \"10GiB\"\n\
+             body_idle_timeout_secs = 5\nuploads_per_client = 3\n",
+        )
+        .expect("write");
+        let args = ServeArgs {
+            config: Some(path),
+            uploads_per_client: Some(9),
+            ..ServeArgs::default()
+        };
+        let c = Config::load(&args).expect("loads");
+        assert_eq!(c.registry.storage_reserve, SizeLimit::PercentOfDisk(2.0));
+        assert_eq!(c.registry.uploads_max_bytes, SizeLimit::Bytes(10 << 30));
+        assert_eq!(c.edge.body_idle_timeout, Duration::from_secs(5));
+        assert_eq!(c.edge.uploads_per_client, 9);
+        let bad = ServeArgs {
+            storage_reserve: Some("plenty".into()),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(Config::load(&bad), Err(ConfigError::Size { .. })));
     }
 
     #[test]

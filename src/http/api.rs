@@ -1,5 +1,6 @@
 //! hoist's own JSON API under `/api/v1` (not part of the distribution spec).
 //! `GET /api/v1/repositories/<name>/tags/<tag>`: every form of a tag.
+//! `GET /api/v1/uploads`: uploads in progress, the disk they hold and the limits on it.
 
 use super::ApiError;
 use crate::oci::{RepoName, Tag};
@@ -17,6 +18,9 @@ pub async fn dispatch(req: HttpRequest, registry: web::Data<Registry>) -> HttpRe
 async fn route(req: &HttpRequest, registry: &Registry) -> Result<HttpResponse, ApiError> {
     if req.method() != Method::GET {
         return Err(ApiError::MethodNotAllowed("GET"));
+    }
+    if req.path() == "/api/v1/uploads" {
+        return Ok(HttpResponse::Ok().json(registry.uploads_report().await?));
     }
     let rest = req
         .path()

@@ -19,6 +19,18 @@ pub enum ApiError {
     MethodNotAllowed(&'static str),
     PaginationInvalid(String),
     RangeInvalid(String),
+    /// The client has as many uploads in flight as it may.
+    TooManyUploads {
+        client: String,
+        in_flight: usize,
+    },
+    /// An upload error that leaves the upload resumable: sent with where it stands.
+    Upload {
+        error: RegistryError,
+        location: String,
+        id: String,
+        range: String,
+    },
 }
 
 impl From<RegistryError> for ApiError {
@@ -56,9 +68,15 @@ impl From<ReferenceError> for ApiError {
 
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, String, Value) {
-        use RegistryError as R;
         let msg = self.message();
         match self {
+            ApiError::Upload { error, .. } => registry_parts(error, msg),
+            ApiError::TooManyUploads { client, in_flight } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOOMANYREQUESTS",
+                msg,
+                json!({"client": client, "in_flight": in_flight}),
+            ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND", msg, Value::Null),
             ApiError::MethodNotAllowed(_) => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -78,89 +96,16 @@ impl ApiError {
                 msg,
                 Value::Null,
             ),
-            ApiError::Registry(e) => match e {
-                R::NameInvalid(_) => (StatusCode::BAD_REQUEST, "NAME_INVALID", msg, Value::Null),
-                R::NameUnknown(n) => (
-                    StatusCode::NOT_FOUND,
-                    "NAME_UNKNOWN",
-                    msg,
-                    json!({"name": n}),
-                ),
-                R::TagInvalid(_) => (StatusCode::BAD_REQUEST, "TAG_INVALID", msg, Value::Null),
-                R::DigestInvalid(_) => {
-                    (StatusCode::BAD_REQUEST, "DIGEST_INVALID", msg, Value::Null)
-                }
-                R::DigestMismatch { expected, actual } => (
-                    StatusCode::BAD_REQUEST,
-                    "DIGEST_INVALID",
-                    msg,
-                    json!({"expected": expected, "actual": actual}),
-                ),
-                R::BlobUnknown(d) => (
-                    StatusCode::NOT_FOUND,
-                    "BLOB_UNKNOWN",
-                    msg,
-                    json!({"digest": d}),
-                ),
-                R::BlobUploadUnknown(_) => (
-                    StatusCode::NOT_FOUND,
-                    "BLOB_UPLOAD_UNKNOWN",
-                    msg,
-                    Value::Null,
-                ),
-                R::BlobUploadInvalid(_) => (
-                    StatusCode::BAD_REQUEST,
-                    "BLOB_UPLOAD_INVALID",
-                    msg,
-                    Value::Null,
-                ),
-                R::ChunkOutOfOrder { offset, .. } => (
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "BLOB_UPLOAD_INVALID",
-                    msg,
-                    json!({"offset": offset}),
-                ),
-                R::ManifestInvalid(_) => (
-                    StatusCode::BAD_REQUEST,
-                    "MANIFEST_INVALID",
-                    msg,
-                    Value::Null,
-                ),
-                R::ManifestUnverified(_) => (
-                    StatusCode::BAD_REQUEST,
-                    "MANIFEST_UNVERIFIED",
-                    msg,
-                    Value::Null,
-                ),
-                R::ManifestBlobUnknown(d) => (
-                    StatusCode::BAD_REQUEST,
-                    "MANIFEST_BLOB_UNKNOWN",
-                    msg,
-                    json!({"digest": d}),
-                ),
-                R::ManifestUnknown(_) => {
-                    (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", msg, Value::Null)
-                }
-                R::ManifestTooLarge { limit } => (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "SIZE_INVALID",
-                    msg,
-                    json!({"limit": limit}),
-                ),
-                R::Unsupported(_) => (StatusCode::BAD_REQUEST, "UNSUPPORTED", msg, Value::Null),
-                R::Store(_) | R::Internal(_) => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "UNKNOWN",
-                    "internal server error".into(),
-                    Value::Null,
-                ),
-            },
+            ApiError::Registry(e) => registry_parts(e, msg),
         }
     }
 
     fn message(&self) -> String {
         match self {
-            ApiError::Registry(e) => e.to_string(),
+            ApiError::Registry(e) | ApiError::Upload { error: e, .. } => e.to_string(),
+            ApiError::TooManyUploads { client, in_flight } => format!(
+                "too many uploads in flight from {client} ({in_flight}); retry when one finishes"
+            ),
             ApiError::NotFound => "no such endpoint".into(),
             ApiError::MethodNotAllowed(allowed) => {
                 format!("method not allowed on this endpoint (allowed: {allowed})")
@@ -181,8 +126,25 @@ impl ApiError {
             tracing::error!(error = %self.message(), "request failed");
         }
         let mut response = HttpResponse::build(status);
-        if let ApiError::MethodNotAllowed(allowed) = &self {
-            response.insert_header((actix_web::http::header::ALLOW, *allowed));
+        match &self {
+            ApiError::MethodNotAllowed(allowed) => {
+                response.insert_header((actix_web::http::header::ALLOW, *allowed));
+            }
+            ApiError::TooManyUploads { .. } => {
+                response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+            }
+            ApiError::Upload {
+                location,
+                id,
+                range,
+                ..
+            } => {
+                response
+                    .insert_header((actix_web::http::header::LOCATION, location.as_str()))
+                    .insert_header(("Docker-Upload-UUID", id.as_str()))
+                    .insert_header(("Range", range.as_str()));
+            }
+            _ => {}
         }
         if head {
             return response.finish();
@@ -192,5 +154,99 @@ impl ApiError {
             entry["detail"] = detail;
         }
         response.json(json!({ "errors": [entry] }))
+    }
+}
+
+/// Status, code, message and detail of a domain error.
+fn registry_parts(e: &RegistryError, msg: String) -> (StatusCode, &'static str, String, Value) {
+    use RegistryError as R;
+    match e {
+        R::NameInvalid(_) => (StatusCode::BAD_REQUEST, "NAME_INVALID", msg, Value::Null),
+        R::NameUnknown(n) => (
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            msg,
+            json!({"name": n}),
+        ),
+        R::TagInvalid(_) => (StatusCode::BAD_REQUEST, "TAG_INVALID", msg, Value::Null),
+        R::DigestInvalid(_) => (StatusCode::BAD_REQUEST, "DIGEST_INVALID", msg, Value::Null),
+        R::DigestMismatch { expected, actual } => (
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+            msg,
+            json!({"expected": expected, "actual": actual}),
+        ),
+        R::BlobUnknown(d) => (
+            StatusCode::NOT_FOUND,
+            "BLOB_UNKNOWN",
+            msg,
+            json!({"digest": d}),
+        ),
+        R::BlobUploadUnknown(_) => (
+            StatusCode::NOT_FOUND,
+            "BLOB_UPLOAD_UNKNOWN",
+            msg,
+            Value::Null,
+        ),
+        R::BlobUploadInvalid(_) => (
+            StatusCode::BAD_REQUEST,
+            "BLOB_UPLOAD_INVALID",
+            msg,
+            Value::Null,
+        ),
+        R::ChunkLengthMismatch { declared, received } => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "BLOB_UPLOAD_INVALID",
+            msg,
+            json!({"declared": declared, "received": received}),
+        ),
+        R::BodyStalled(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            "BLOB_UPLOAD_INVALID",
+            msg,
+            Value::Null,
+        ),
+        // No spec code fits; DENIED is one clients print plainly with the message
+        // ("denied: insufficient storage: ...") and do not retry.
+        R::InsufficientStorage(_) => (StatusCode::INSUFFICIENT_STORAGE, "DENIED", msg, Value::Null),
+        R::Unconvertible(_) => (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", msg, Value::Null),
+        R::ChunkOutOfOrder { offset, .. } => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "BLOB_UPLOAD_INVALID",
+            msg,
+            json!({"offset": offset}),
+        ),
+        R::ManifestInvalid(_) => (
+            StatusCode::BAD_REQUEST,
+            "MANIFEST_INVALID",
+            msg,
+            Value::Null,
+        ),
+        R::ManifestUnverified(_) => (
+            StatusCode::BAD_REQUEST,
+            "MANIFEST_UNVERIFIED",
+            msg,
+            Value::Null,
+        ),
+        R::ManifestBlobUnknown(d) => (
+            StatusCode::BAD_REQUEST,
+            "MANIFEST_BLOB_UNKNOWN",
+            msg,
+            json!({"digest": d}),
+        ),
+        R::ManifestUnknown(_) => (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", msg, Value::Null),
+        R::ManifestTooLarge { limit } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "SIZE_INVALID",
+            msg,
+            json!({"limit": limit}),
+        ),
+        R::Unsupported(_) => (StatusCode::BAD_REQUEST, "UNSUPPORTED", msg, Value::Null),
+        R::Store(_) | R::Internal(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN",
+            "internal server error".into(),
+            Value::Null,
+        ),
     }
 }

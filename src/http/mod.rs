@@ -3,8 +3,10 @@
 
 mod api;
 mod blobs;
+mod body;
 mod error;
 mod head_body;
+mod limits;
 mod listing;
 mod manifests;
 mod range;
@@ -12,6 +14,7 @@ mod routes;
 mod uploads;
 
 pub use error::ApiError;
+pub use limits::EdgeLimits;
 
 use crate::oci::RepoName;
 use crate::registry::Registry;
@@ -20,7 +23,24 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, HttpRequest, HttpResponse};
 use routes::Route;
 
-/// Mount the `/v2` API on an actix app.
+/// What the edge keeps between requests: its limits and the uploads in flight per client.
+#[derive(Debug, Default)]
+pub struct Edge {
+    pub limits: EdgeLimits,
+    uploads: limits::ClientUploads,
+}
+
+impl Edge {
+    pub fn new(limits: EdgeLimits) -> Self {
+        Edge {
+            limits,
+            uploads: limits::ClientUploads::default(),
+        }
+    }
+}
+
+/// Mount the `/v2` API on an actix app. The app must carry `web::Data<Registry>` and
+/// `web::Data<Edge>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v2")
@@ -34,9 +54,10 @@ async fn dispatch(
     req: HttpRequest,
     payload: web::Payload,
     registry: web::Data<Registry>,
+    edge: web::Data<Edge>,
 ) -> HttpResponse {
     let head = req.method() == Method::HEAD;
-    match route(&req, payload, &registry).await {
+    match route(&req, payload, &registry, &edge).await {
         Ok(response) => response,
         Err(e) => e.into_response(head),
     }
@@ -46,6 +67,7 @@ async fn route(
     req: &HttpRequest,
     payload: web::Payload,
     registry: &Registry,
+    edge: &Edge,
 ) -> Result<HttpResponse, ApiError> {
     // The raw path: percent-escapes stay escaped, so `%2e%2e` fails name validation.
     // actix matched the scope on the decoded path; `/%76%32/...` is not `/v2/...`.
@@ -62,16 +84,17 @@ async fn route(
             listing::referrers(req, registry, &RepoName::parse(name)?, digest).await
         }
         Route::Manifest { name, reference } => {
-            manifests::handle(req, payload, registry, &RepoName::parse(name)?, reference).await
+            let body = body_stream(payload, edge);
+            manifests::handle(req, body, registry, &RepoName::parse(name)?, reference).await
         }
         Route::Blob { name, digest } => {
             blobs::handle(req, registry, &RepoName::parse(name)?, digest).await
         }
         Route::UploadStart { name } if method == Method::POST => {
-            uploads::start(req, payload, registry, &RepoName::parse(name)?).await
+            uploads::start(req, payload, registry, edge, &RepoName::parse(name)?).await
         }
         Route::Upload { name, id } => {
-            uploads::handle(req, payload, registry, &RepoName::parse(name)?, id).await
+            uploads::handle(req, payload, registry, edge, &RepoName::parse(name)?, id).await
         }
         Route::UploadStart { .. } => Err(ApiError::MethodNotAllowed("POST")),
         _ => Err(ApiError::MethodNotAllowed("GET, HEAD")),
@@ -83,21 +106,27 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The request body as the registry wants it: a stream of bytes with I/O errors.
-fn body_stream(
-    payload: web::Payload,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Unpin {
+/// The request body as the registry wants it: a stream of bytes with I/O errors, which
+/// fails with `TimedOut` when the client stalls.
+fn body_stream(payload: web::Payload, edge: &Edge) -> impl crate::registry::ByteStream {
     use futures_util::StreamExt;
-    payload.map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string())))
+    let bytes = payload.map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string())));
+    body::IdleTimeout::new(bytes, edge.limits.body_idle_timeout)
 }
 
 /// The first value of query parameter `name`, percent-decoded. Repeats are ignored (old
 /// clients send `digest` twice), as are parameters we do not know.
 fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    query_params(req, name).into_iter().next()
+}
+
+/// Every value of query parameter `name`, percent-decoded, in order.
+fn query_params(req: &HttpRequest, name: &str) -> Vec<String> {
     web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .ok()?
-        .into_inner()
+        .map(|q| q.into_inner())
+        .unwrap_or_default()
         .into_iter()
-        .find(|(k, _)| k == name)
+        .filter(|(k, _)| k == name)
         .map(|(_, v)| v)
+        .collect()
 }

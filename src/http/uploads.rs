@@ -1,10 +1,11 @@
 //! Blob uploads: `POST /v2/<name>/blobs/uploads/` (start, monolithic, mount) and
 //! `PATCH`, `PUT`, `GET`, `DELETE /v2/<name>/blobs/uploads/<id>`.
 
+use super::limits::UploadSlot;
 use super::range::parse_content_range;
-use super::{body_stream, header, query_param, ApiError};
+use super::{body_stream, header, query_param, ApiError, Edge};
 use crate::oci::{Digest, RepoName};
-use crate::registry::Registry;
+use crate::registry::{ChunkHeaders, ChunkRange, Registry, RegistryError};
 use actix_web::http::{header as h, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -12,21 +13,37 @@ pub async fn start(
     req: &HttpRequest,
     payload: web::Payload,
     registry: &Registry,
+    edge: &Edge,
     repo: &RepoName,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(mount) = query_param(req, "mount") {
+        // A mount hoist cannot do (a `from` that is no repository name, a blob it does not
+        // have) falls back to an upload session, as the spec asks. Without `from`, any
+        // repository holding the blob will do. A malformed digest is the client's error.
         let digest = Digest::parse(&mount)?;
-        // Without `from` there is nothing to mount from: fall back to an upload, as the spec allows.
-        if let Some(from) = query_param(req, "from") {
-            let from = RepoName::parse(&from)?;
-            if registry.mount_blob(repo, &digest, &from).await?.is_some() {
+        let from = match query_param(req, "from") {
+            Some(from) => RepoName::parse(&from).ok().map(Some),
+            None => Some(None),
+        };
+        if let Some(from) = from {
+            if registry
+                .mount_blob(repo, &digest, from.as_ref())
+                .await?
+                .is_some()
+            {
                 return Ok(blob_created(repo, &digest));
             }
         }
     } else if let Some(digest) = query_param(req, "digest") {
         let digest = Digest::parse(&digest)?;
+        let _slot = upload_slot(req, edge)?;
         registry
-            .put_blob(repo, &digest, body_stream(payload))
+            .put_blob(
+                repo,
+                &digest,
+                content_length(req),
+                body_stream(payload, edge),
+            )
             .await?;
         return Ok(blob_created(repo, &digest));
     }
@@ -38,6 +55,7 @@ pub async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
     registry: &Registry,
+    edge: &Edge,
     repo: &RepoName,
     id: &str,
 ) -> Result<HttpResponse, ApiError> {
@@ -47,26 +65,34 @@ pub async fn handle(
             Ok(progress(StatusCode::NO_CONTENT, repo, id, offset))
         }
         Method::PATCH => {
-            let start = chunk_start(req)?;
-            let offset = registry
-                .append_upload(repo, id, start, body_stream(payload))
-                .await?;
-            Ok(progress(StatusCode::ACCEPTED, repo, id, offset))
+            let chunk = chunk_headers(req)?;
+            let _slot = upload_slot(req, edge)?;
+            let appended = registry
+                .append_upload(repo, id, chunk, body_stream(payload, edge))
+                .await;
+            match appended {
+                Ok(offset) => Ok(progress(StatusCode::ACCEPTED, repo, id, offset)),
+                Err(e) => Err(with_progress(e, registry, repo, id).await),
+            }
         }
         Method::PUT => {
-            let start = chunk_start(req)?;
+            let chunk = chunk_headers(req)?;
             let digest = query_param(req, "digest").ok_or_else(|| {
-                ApiError::Registry(crate::registry::RegistryError::DigestInvalid(
+                ApiError::Registry(RegistryError::DigestInvalid(
                     crate::oci::DigestError::MissingAlgorithm(
                         "the digest query parameter is required".into(),
                     ),
                 ))
             })?;
             let digest = Digest::parse(&digest)?;
-            registry
-                .finish_upload(repo, id, start, &digest, body_stream(payload))
-                .await?;
-            Ok(blob_created(repo, &digest))
+            let _slot = upload_slot(req, edge)?;
+            let finished = registry
+                .finish_upload(repo, id, chunk, &digest, body_stream(payload, edge))
+                .await;
+            match finished {
+                Ok(_) => Ok(blob_created(repo, &digest)),
+                Err(e) => Err(with_progress(e, registry, repo, id).await),
+            }
         }
         Method::DELETE => {
             registry.cancel_upload(repo, id).await?;
@@ -76,15 +102,71 @@ pub async fn handle(
     }
 }
 
-/// Where a chunk says it starts (`Content-Range`), if it says.
-fn chunk_start(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
-    match header(req, "content-range") {
-        Some(value) => Ok(Some(
-            parse_content_range(value)
-                .ok_or_else(|| ApiError::RangeInvalid(value.to_owned()))?
-                .start,
-        )),
-        None => Ok(None),
+/// A place among the uploads this client may have in flight, or 429.
+fn upload_slot(req: &HttpRequest, edge: &Edge) -> Result<Option<UploadSlot>, ApiError> {
+    let Some(peer) = req.peer_addr() else {
+        return Ok(None);
+    };
+    let limit = edge.limits.uploads_per_client;
+    edge.uploads
+        .try_acquire(peer.ip(), limit)
+        .map(Some)
+        .map_err(|in_flight| ApiError::TooManyUploads {
+            client: peer.ip().to_string(),
+            in_flight,
+        })
+}
+
+/// What a chunk's headers say about it: `Content-Range` and `Content-Length`.
+fn chunk_headers(req: &HttpRequest) -> Result<ChunkHeaders, ApiError> {
+    let range = match header(req, "content-range") {
+        Some(value) => {
+            let r = parse_content_range(value)
+                .ok_or_else(|| ApiError::RangeInvalid(value.to_owned()))?;
+            Some(ChunkRange {
+                start: r.start,
+                end: r.end,
+            })
+        }
+        None => None,
+    };
+    Ok(ChunkHeaders {
+        range,
+        length: content_length(req),
+    })
+}
+
+fn content_length(req: &HttpRequest) -> Option<u64> {
+    header(req, "content-length").and_then(|v| v.trim().parse().ok())
+}
+
+/// An upload that failed but goes on: the error carries where it stands, so the client
+/// can resume from exactly what was kept.
+async fn with_progress(
+    e: RegistryError,
+    registry: &Registry,
+    repo: &RepoName,
+    id: &str,
+) -> ApiError {
+    let resumable = matches!(
+        e,
+        RegistryError::BodyStalled(_)
+            | RegistryError::BlobUploadInvalid(_)
+            | RegistryError::ChunkOutOfOrder { .. }
+            | RegistryError::ChunkLengthMismatch { .. }
+            | RegistryError::InsufficientStorage(_)
+    );
+    if !resumable {
+        return e.into();
+    }
+    match registry.upload_offset(repo, id).await {
+        Ok(offset) => ApiError::Upload {
+            error: e,
+            location: upload_location(repo, id),
+            id: id.to_owned(),
+            range: range_value(offset),
+        },
+        Err(_) => e.into(),
     }
 }
 
@@ -96,11 +178,20 @@ fn blob_created(repo: &RepoName, digest: &Digest) -> HttpResponse {
         .finish()
 }
 
+fn upload_location(repo: &RepoName, id: &str) -> String {
+    format!("/v2/{repo}/blobs/uploads/{id}")
+}
+
+/// The `Range` of an upload holding `offset` bytes.
+fn range_value(offset: u64) -> String {
+    format!("0-{}", offset.saturating_sub(1))
+}
+
 /// Where an upload stands: its URL and the range received so far.
 fn progress(status: StatusCode, repo: &RepoName, id: &str, offset: u64) -> HttpResponse {
     HttpResponse::build(status)
-        .insert_header((h::LOCATION, format!("/v2/{repo}/blobs/uploads/{id}")))
+        .insert_header((h::LOCATION, upload_location(repo, id)))
         .insert_header(("Docker-Upload-UUID", id))
-        .insert_header(("Range", format!("0-{}", offset.saturating_sub(1))))
+        .insert_header(("Range", range_value(offset)))
         .finish()
 }

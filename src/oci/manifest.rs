@@ -93,6 +93,17 @@ impl Platform {
     }
 }
 
+/// `os/arch[/variant]`, the form [`Platform::parse`] reads.
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
 /// What hoist needs to know of a manifest to store and index it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {

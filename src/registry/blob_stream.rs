@@ -10,6 +10,9 @@ use std::sync::Arc;
 const THREADED_STREAMS: usize = 2;
 /// Chunks a threaded stream reads ahead of the one being sent.
 const QUEUE: usize = 2;
+/// A client that takes no bytes for this long gives up its reading thread; its stream ends
+/// short, which closes the connection.
+const SEND_STALL: std::time::Duration = std::time::Duration::from_secs(60);
 /// Bytes all blob streams together may hold in read chunks. One stream alone reads big
 /// chunks: a single fast client is limited by hand-offs between the reading thread and the
 /// network and by the size of each socket write (perf, bench/RESULTS.md). Many streams share
@@ -75,7 +78,8 @@ pub fn stream_file(
 
 /// A stream that is (nearly) alone reads a chunk ahead on a blocking thread of its own, so
 /// reading overlaps sending on another core: 0.93x nginx at one connection where reading
-/// inline reached 0.86x. A client that goes away stops the reads.
+/// inline reached 0.86x. A client that goes away stops the reads; one that stalls frees
+/// the thread after [`SEND_STALL`].
 fn read_on_thread(
     slot: StreamSlot,
     mut file: std::fs::File,
@@ -83,9 +87,14 @@ fn read_on_thread(
     len: u64,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel(QUEUE);
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
+        let send = |chunk| {
+            let sent = runtime.block_on(tokio::time::timeout(SEND_STALL, tx.send(chunk)));
+            matches!(sent, Ok(Ok(())))
+        };
         if let Err(e) = file.seek(SeekFrom::Start(start)) {
-            let _ = tx.blocking_send(Err(e));
+            send(Err(e));
             return;
         }
         let mut left = len;
@@ -96,8 +105,8 @@ fn read_on_thread(
             ramp = ramp.saturating_mul(2);
             let chunk = read_chunk(&mut file, want);
             let failed = chunk.is_err();
-            if tx.blocking_send(chunk).is_err() || failed {
-                return; // the client went away, or the read failed (reported above)
+            if !send(chunk) || failed {
+                return; // the client went away or stalled, or the read failed (reported)
             }
             left -= want;
         }

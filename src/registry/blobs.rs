@@ -88,17 +88,26 @@ impl Registry {
         }
     }
 
-    /// Cross-repository mount: link `digest` into `repo` if it is linked in `from`.
-    /// `None` when it is not, and the client should upload instead.
+    /// Cross-repository mount: link `digest` into `repo` if it is linked in `from`, or,
+    /// without `from`, if hoist holds it at all. `None` when it cannot, and the client
+    /// should upload instead.
     pub async fn mount_blob(
         &self,
         repo: &RepoName,
         digest: &Digest,
-        from: &RepoName,
+        from: Option<&RepoName>,
     ) -> Result<Option<u64>, RegistryError> {
-        let (r, d, f) = (repo.to_string(), digest.to_string(), from.to_string());
+        let (r, d, f) = (
+            repo.to_string(),
+            digest.to_string(),
+            from.map(|f| f.to_string()),
+        );
         self.blocking(move |s| {
-            if s.meta.repo_blob_size(&f, &d)?.is_none() {
+            let held = match &f {
+                Some(f) => s.meta.repo_blob_size(f, &d)?,
+                None => s.meta.blob_size(&d)?,
+            };
+            if held.is_none() {
                 return Ok(None);
             }
             s.meta.link_blob(&r, &d, now_unix())

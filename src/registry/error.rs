@@ -23,6 +23,15 @@ pub enum RegistryError {
     BlobUploadInvalid(String),
     #[error("chunk starts at {start}, but the upload has {offset} bytes")]
     ChunkOutOfOrder { start: u64, offset: u64 },
+    #[error("Content-Range covers {declared} bytes, but the chunk has {received}; it is not kept")]
+    ChunkLengthMismatch { declared: u64, received: u64 },
+    /// The client stopped sending its body; the message says what was kept of it.
+    #[error("{0}")]
+    BodyStalled(String),
+    #[error("{0}")]
+    InsufficientStorage(String),
+    #[error("{0}")]
+    Unconvertible(String),
     #[error("manifest invalid: {0}")]
     ManifestInvalid(String),
     #[error("manifest signature does not verify: {0}")]
@@ -36,7 +45,18 @@ pub enum RegistryError {
     #[error("{0}")]
     Unsupported(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for RegistryError {
+    fn from(e: StoreError) -> Self {
+        if e.is_no_space() {
+            return RegistryError::InsufficientStorage(format!(
+                "insufficient storage: the disk holding hoist's data is full ({e})"
+            ));
+        }
+        RegistryError::Store(e)
+    }
 }

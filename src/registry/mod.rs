@@ -12,6 +12,9 @@ mod listing;
 mod manifest_cache;
 mod manifests;
 mod resolve;
+mod space;
+mod upload_body;
+mod upload_session;
 mod uploads;
 mod variants;
 
@@ -19,7 +22,10 @@ pub use blobs::{BlobBody, BlobContent};
 pub use error::RegistryError;
 pub use inspect::{parse_repo_tag, VariantInfo};
 pub use manifests::{ManifestContent, PushedManifest};
-pub use uploads::UploadCursors;
+pub use space::SizeLimit;
+pub use upload_body::ByteStream;
+pub use upload_session::UploadSessions;
+pub use uploads::{ChunkHeaders, ChunkRange, UploadsReport};
 // Listing shapes the edges render as they are.
 pub use crate::store::{Page, ReferrerRecord};
 
@@ -37,6 +43,14 @@ pub struct RegistryConfig {
     pub upload_max_idle: Duration,
     /// The list entry given to clients that read no lists (distribution: linux/amd64).
     pub default_platform: Platform,
+    /// Free space kept on the data disk: upload bytes that would eat into it are refused.
+    pub storage_reserve: SizeLimit,
+    /// What uploads in progress may hold on disk together.
+    pub uploads_max_bytes: SizeLimit,
+    /// Refuse a manifest whose blobs or child manifests are not in the repository
+    /// (MANIFEST_BLOB_UNKNOWN). Off by default: sparse manifests (a platform-filtered index,
+    /// an image whose layers live elsewhere) are stored and served, as OCI allows.
+    pub reject_missing_references: bool,
 }
 
 impl Default for RegistryConfig {
@@ -49,44 +63,100 @@ impl Default for RegistryConfig {
                 architecture: "amd64".into(),
                 variant: None,
             },
+            storage_reserve: SizeLimit::Bytes(256 * 1024 * 1024),
+            uploads_max_bytes: SizeLimit::PercentOfDisk(50.0),
+            reject_missing_references: false,
         }
     }
 }
 
+/// Upload batches written at once. The blocking pool has hundreds of threads; uploads get
+/// this few of them, so reads never queue behind a flood of writes.
+const UPLOAD_IO_PERMITS: usize = 8;
+
 pub struct Registry {
     store: Arc<Store>,
-    uploads: UploadCursors,
+    upload_sessions: Arc<UploadSessions>,
+    upload_space: Arc<space::UploadSpace>,
+    upload_io: Arc<tokio::sync::Semaphore>,
     read_budget: blob_stream::ReadBudget,
     manifest_cache: manifest_cache::ManifestCache,
     config: RegistryConfig,
 }
 
 impl Registry {
-    pub fn new(store: Store, config: RegistryConfig) -> Self {
-        Registry {
+    /// The registry over `store`. Reads the disk's size (for limits given as a share of it)
+    /// and what uploads already hold, so it blocks briefly; call it at start-up.
+    pub fn new(store: Store, config: RegistryConfig) -> Result<Self, StoreError> {
+        let total = store.disk_space()?.total;
+        let in_progress: u64 = store.uploads.list()?.iter().map(|(_, size, _)| size).sum();
+        let upload_space = space::UploadSpace::new(
+            config.storage_reserve.resolve(total),
+            config.uploads_max_bytes.resolve(total),
+            in_progress,
+        );
+        Ok(Registry {
             store: Arc::new(store),
-            uploads: UploadCursors::default(),
+            upload_sessions: Arc::default(),
+            upload_space: Arc::new(upload_space),
+            upload_io: Arc::new(tokio::sync::Semaphore::new(UPLOAD_IO_PERMITS)),
             read_budget: blob_stream::ReadBudget::default(),
             manifest_cache: manifest_cache::ManifestCache::default(),
             config,
-        }
+        })
     }
 
     pub fn config(&self) -> &RegistryConfig {
         &self.config
     }
 
-    /// Run a blocking store operation off the async workers.
+    /// Run a blocking store operation off the async workers. If the metadata database
+    /// failed under it, the database is re-opened, and an operation that never reached a
+    /// working handle is tried once more: reads keep working through a recovery.
     async fn blocking<T, F>(&self, f: F) -> Result<T, RegistryError>
+    where
+        T: Send + 'static,
+        F: Fn(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || match f(&store) {
+            Err(e) if recover(&store, &e) && e.is_stale_handle() => f(&store),
+            result => result,
+        })
+        .await
+        .map_err(|e| RegistryError::Internal(format!("blocking task failed: {e}")))?
+        .map_err(RegistryError::from)
+    }
+
+    /// [`Registry::blocking`] for an operation that can run only once (it owns what it
+    /// works on); it is not retried after a recovery.
+    async fn blocking_once<T, F>(&self, f: F) -> Result<T, RegistryError>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
         let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .map_err(|e| RegistryError::Internal(format!("blocking task failed: {e}")))?
-            .map_err(RegistryError::from)
+        tokio::task::spawn_blocking(move || {
+            let result = f(&store);
+            if let Err(e) = &result {
+                recover(&store, e);
+            }
+            result
+        })
+        .await
+        .map_err(|e| RegistryError::Internal(format!("blocking task failed: {e}")))?
+        .map_err(RegistryError::from)
+    }
+}
+
+/// Re-open the metadata database if `e` left it unusable; whether it was re-opened.
+fn recover(store: &Store, e: &StoreError) -> bool {
+    match store.meta.recover_after(e) {
+        Ok(reopened) => reopened,
+        Err(again) => {
+            tracing::error!(error = %again, "the metadata database could not be re-opened yet");
+            false
+        }
     }
 }
 

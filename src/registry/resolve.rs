@@ -21,9 +21,11 @@ pub(super) type Current = ManifestContent;
 
 impl ManifestContent {
     pub fn parsed(&self) -> Result<Manifest, RegistryError> {
+        // Stored content parsed when it was pushed; if it no longer does, it is content
+        // hoist cannot convert, not a server fault.
         Manifest::parse(&self.body, Some(&self.media_type)).map_err(|e| {
-            RegistryError::Internal(format!(
-                "stored manifest {} does not parse: {e}",
+            RegistryError::Unconvertible(format!(
+                "stored manifest {} cannot be read for conversion: {e}",
                 self.digest
             ))
         })
@@ -85,7 +87,7 @@ impl Registry {
         let mut from: Option<Current> = None;
         for _ in 0..MAX_STEPS {
             let req = request.clone();
-            let walked = self.blocking(move |s| walk(s, &req, from)).await?;
+            let walked = self.blocking(move |s| walk(s, &req, from.clone())).await?;
             let (current, step) = match walked {
                 Walked::Serve(c) => {
                     cache.insert(ticket, repo.as_str(), &reference_key, accept, &c);
@@ -108,9 +110,7 @@ impl Registry {
                 }
             });
         }
-        Err(RegistryError::Internal(format!(
-            "no form of {reference} after {MAX_STEPS} steps"
-        )))
+        Err(too_many_steps(reference, &[]))
     }
 
     /// A manifest stored in `repo` (pushed or derived).
@@ -216,10 +216,14 @@ fn walk(s: &Store, req: &Request, from: Option<Current>) -> Result<Walked, Store
                 };
                 match load(s, &req.repo, &child.digest.to_string())? {
                     Some(c) => c,
+                    // Deleted by digest after the list was pushed, or left out of a sparse
+                    // (platform-filtered) copy on purpose.
                     None => {
-                        return Ok(Walked::Fail(RegistryError::Internal(format!(
-                            "list child {} is missing",
-                            child.digest
+                        return Ok(Walked::Fail(RegistryError::ManifestUnknown(format!(
+                            "{}: the list's {} manifest {} is not in this repository \
+                             (deleted, or not mirrored), so a client that reads no lists \
+                             cannot be served",
+                            req.reference, req.platform, child.digest
                         ))))
                     }
                 }
@@ -242,10 +246,15 @@ fn walk(s: &Store, req: &Request, from: Option<Current>) -> Result<Walked, Store
             }
         };
     }
-    Ok(Walked::Fail(RegistryError::Internal(format!(
-        "no form of {} after {MAX_STEPS} steps: {seen:?}",
-        req.reference
-    ))))
+    Ok(Walked::Fail(too_many_steps(&req.reference, &seen)))
+}
+
+/// Lists nested deeper than any client needs: refused as content hoist cannot serve.
+fn too_many_steps(reference: &Reference, seen: &[String]) -> RegistryError {
+    RegistryError::Unconvertible(format!(
+        "{reference}: no readable form after {MAX_STEPS} conversion steps ({})",
+        seen.join(" -> ")
+    ))
 }
 
 /// 404 naming the formats that exist, so a user sees why their client got nothing.

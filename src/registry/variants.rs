@@ -12,12 +12,14 @@ use crate::oci::schema1::from_schema2::{to_schema1, EMPTY_LAYER_DIGEST};
 use crate::oci::schema1::jws;
 use crate::oci::schema1::to_schema2::{LayerFacts, Schema1Image};
 use crate::oci::{Digest, Manifest, ManifestKind, RepoName, Tag};
-use crate::store::{ManifestRecord, Origin, PutVariant};
+use crate::store::{diff_id, ManifestRecord, Origin, PutVariant};
 use std::collections::HashMap;
 
 /// The diff_id of the 32-byte empty layer blob (sha256 of 1024 zero bytes).
 const EMPTY_LAYER_DIFF_ID: &str =
     "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+/// Marks a cached diff_id entry that records why a layer has none.
+const UNREADABLE_LAYER: &str = "!";
 /// Configs are small JSON; a bigger "config" is not one we convert.
 const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 /// The `time` in the protected header of our schema1 signatures: fixed, so that the signed
@@ -187,6 +189,7 @@ impl Registry {
             format!("schema1:{tag}"),
             || async move {
                 let parsed = source.parsed()?;
+                // Failures here are 400 MANIFEST_INVALID, as distribution 2.8 answers them.
                 let config = parsed.config.as_ref().ok_or_else(|| {
                     RegistryError::ManifestInvalid("schema2 manifest without config".into())
                 })?;
@@ -224,14 +227,17 @@ impl Registry {
                 RegistryError::Internal(format!("stored schema1 no longer verifies: {e}"))
             })?;
             let image = Schema1Image::parse(&verified.canonical)
-                .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
+                .map_err(|e| RegistryError::Unconvertible(e.to_string()))?;
             let mut facts = Vec::new();
             for blob in image.layer_blobs() {
                 facts.push(self.layer_facts(repo, &blob).await?);
             }
-            let out = image
-                .to_schema2(&facts)
-                .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
+            let out = image.to_schema2(&facts).map_err(|e| {
+                RegistryError::Unconvertible(format!(
+                    "cannot make schema 2 of {}: {e}",
+                    source.digest
+                ))
+            })?;
             let config_digest = Digest::sha256_of(&out.config);
             Ok(Made {
                 media_type: mt::DOCKER_SCHEMA2.to_owned(),
@@ -244,13 +250,18 @@ impl Registry {
         .await
     }
 
-    /// Size and diff_id of a layer blob; the diff_id is computed once and cached.
+    /// Size and diff_id of a layer blob; the diff_id (or why there is none: a layer that is
+    /// not the gzip it looks like) is computed once and cached.
     async fn layer_facts(
         &self,
         repo: &RepoName,
         blob: &Digest,
     ) -> Result<LayerFacts, RegistryError> {
-        let size = self.blob_size(repo, blob).await?;
+        let size = self.blob_size(repo, blob).await.map_err(|_| {
+            RegistryError::Unconvertible(format!(
+                "layer {blob} of this schema 1 manifest is not in {repo}; schema 2 needs its diff_id"
+            ))
+        })?;
         if blob.to_string() == EMPTY_LAYER_DIGEST {
             return Ok(LayerFacts {
                 size,
@@ -260,15 +271,28 @@ impl Registry {
         let b = blob.clone();
         let diff_id = self
             .blocking(move |s| {
-                if let Some(cached) = s.meta.diff_id(&b.to_string())? {
+                let key = b.to_string();
+                if let Some(cached) = s.meta.diff_id(&key)? {
                     return Ok(cached);
                 }
                 let file = s.blobs.open(&b)?;
-                let diff_id = crate::store::diff_id::of_layer(file)?.to_string();
-                s.meta.set_diff_id(&b.to_string(), &diff_id)?;
-                Ok(diff_id)
+                let found = match crate::store::diff_id::of_layer(file) {
+                    Ok(d) => d.to_string(),
+                    Err(e) if diff_id::is_content_error(&e) => {
+                        format!("{UNREADABLE_LAYER}{e}")
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                s.meta.set_diff_id(&key, &found)?;
+                Ok(found)
             })
             .await?;
+        if let Some(why) = diff_id.strip_prefix(UNREADABLE_LAYER) {
+            return Err(RegistryError::Unconvertible(format!(
+                "layer {blob} cannot be decompressed ({why}), so hoist cannot compute the \
+                 diff_id a schema 2 form of this schema 1 manifest needs"
+            )));
+        }
         Ok(LayerFacts {
             size,
             diff_id: parse_digest(&diff_id)?,

@@ -6,6 +6,7 @@ pub mod diff_id;
 pub mod error;
 pub mod keys;
 pub mod meta;
+pub mod space;
 pub mod uploads;
 
 pub use blobs::BlobStore;
@@ -14,10 +15,11 @@ pub use meta::{
     ManifestRecord, Meta, Origin, Page, PutManifest, PutOutcome, PutVariant, ReferrerRecord,
     UploadRecord,
 };
-pub use uploads::UploadFiles;
+pub use space::DiskSpace;
+pub use uploads::{UploadFile, UploadFiles};
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Everything hoist keeps on disk, under one data directory.
 pub struct Store {
@@ -26,6 +28,7 @@ pub struct Store {
     pub uploads: UploadFiles,
     /// The key schema1 variants are signed with.
     pub signing_key: crate::oci::schema1::jws::SchemaKey,
+    root: PathBuf,
 }
 
 impl Store {
@@ -37,6 +40,7 @@ impl Store {
             blobs: BlobStore::new(data_dir.join("blobs"))?,
             uploads: UploadFiles::new(data_dir.join("uploads"))?,
             signing_key: keys::load_or_create(data_dir)?,
+            root: data_dir.to_owned(),
         };
         store.remove_orphan_uploads()?;
         Ok(store)
@@ -50,17 +54,31 @@ impl Store {
             return Ok(());
         }
         let temp = format!("made-{}", uuid::Uuid::new_v4());
-        std::fs::write(self.uploads.path(&temp), bytes)?;
-        self.uploads.sync(&temp)?;
-        self.blobs.install(&self.uploads.path(&temp), digest)?;
-        Ok(())
+        let written = std::fs::write(self.uploads.path(&temp), bytes)
+            .and_then(|()| self.uploads.sync(&temp))
+            .and_then(|()| self.blobs.install(&self.uploads.path(&temp), digest));
+        if written.is_err() {
+            // A full disk, say: what was written of the temp file goes now, not at restart.
+            let _ = self.uploads.remove(&temp);
+        }
+        Ok(written?)
+    }
+
+    /// Room on the file system that holds the data directory.
+    pub fn disk_space(&self) -> std::io::Result<DiskSpace> {
+        space::disk_space(&self.root)
     }
 
     /// Upload files without a record, and records without a file, are what a crash between
     /// the two writes leaves; neither can be resumed, so both go.
     fn remove_orphan_uploads(&self) -> Result<(), StoreError> {
         let records: HashSet<String> = self.meta.upload_ids()?.into_iter().collect();
-        let files: HashSet<String> = self.uploads.list()?.into_iter().map(|(id, _)| id).collect();
+        let files: HashSet<String> = self
+            .uploads
+            .list()?
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .collect();
         for id in &files {
             if !records.contains(id) {
                 tracing::info!(upload.id = %id, "removing orphan upload file");

@@ -298,7 +298,8 @@ async fn hostile_repository_names_are_name_invalid_everywhere() {
             r.assert_error(400, "NAME_INVALID");
         }
     }
-    // A valid name with an invalid `from` never reaches the file system either.
+    // A valid name with an invalid `from` is a mount hoist cannot do: it falls back to an
+    // upload session, as the spec asks (202), and never reaches the file system.
     let d = some_digest();
     for from in [
         "../../pwned",
@@ -314,7 +315,13 @@ async fn hostile_repository_names_are_name_invalid_everywhere() {
             &[],
             b"",
         );
-        r.assert_error(400, "NAME_INVALID");
+        assert_eq!(r.status, 202, "{}", r.request);
+        let location = r.header("location").unwrap_or_default();
+        assert!(
+            location.starts_with("/v2/ok/blobs/uploads/"),
+            "{}: {location}",
+            r.request
+        );
     }
     assert_unharmed(&h).await;
 }

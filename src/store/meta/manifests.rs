@@ -10,7 +10,7 @@ impl Meta {
     /// Store a manifest, its tag and its referrer entry in one transaction, after checking
     /// (inside that transaction) that everything it references is in the repository.
     pub fn put_manifest(&self, put: &PutManifest<'_>, now: u64) -> Result<PutOutcome, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         {
             let repo_blobs = txn.open_table(REPO_BLOBS)?;
             for digest in put.required_blobs {
@@ -27,8 +27,9 @@ impl Meta {
             let key = (put.repo, put.digest);
             manifests.insert(key, encode(put.record)?.as_slice())?;
             txn.open_table(MANIFEST_BODIES)?.insert(key, put.body)?;
-            if let Some(tag) = put.tag {
-                txn.open_table(TAGS)?.insert((put.repo, tag), put.digest)?;
+            let mut tags = txn.open_table(TAGS)?;
+            for tag in put.tags {
+                tags.insert((put.repo, tag.as_str()), put.digest)?;
             }
             if let (Some(subject), Some(referrer)) = (&put.record.subject, put.referrer) {
                 txn.open_table(REFERRERS)?.insert(
@@ -47,7 +48,7 @@ impl Meta {
         repo: &str,
         digest: &str,
     ) -> Result<Option<ManifestRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = txn.open_table(MANIFESTS)?;
         let value = table.get((repo, digest))?;
         value.map(|v| decode("manifests", v.value())).transpose()
@@ -59,7 +60,7 @@ impl Meta {
         repo: &str,
         digest: &str,
     ) -> Result<Option<(ManifestRecord, Vec<u8>)>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let records = txn.open_table(MANIFESTS)?;
         let Some(record) = records.get((repo, digest))? else {
             return Ok(None);
@@ -80,7 +81,7 @@ impl Meta {
     /// Delete a manifest with every tag that points at it, its referrer entry, and every
     /// variant derived from it (transitively).
     pub fn delete_manifest(&self, repo: &str, digest: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         {
             let mut manifests = txn.open_table(MANIFESTS)?;
             if manifests.get((repo, digest))?.is_none() {
@@ -130,7 +131,7 @@ impl Meta {
 
     /// Every manifest in `repo` whose subject is `subject`, in digest order.
     pub fn referrers(&self, repo: &str, subject: &str) -> Result<Vec<ReferrerRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = txn.open_table(REFERRERS)?;
         let mut out = Vec::new();
         let lower = Bound::Included((repo, subject, ""));

@@ -15,27 +15,31 @@ pub use records::{
 
 use super::StoreError;
 use redb::{Database, ReadableDatabase, ReadableTable};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 use tables::*;
 
 /// The schema this build reads and writes; bump it with a migration when a table changes.
 const SCHEMA_VERSION: &str = "1";
 
 pub struct Meta {
-    db: Database,
+    /// Replaced by a freshly opened handle when redb reports an I/O failure: redb refuses
+    /// every later write of a handle that saw one ("close and re-open the database").
+    /// `None` while a re-open has failed (no space left even for the repair); the next
+    /// operation tries again.
+    db: RwLock<Option<Arc<Database>>>,
+    path: PathBuf,
+    /// Serialises re-opens.
+    reopening: Mutex<()>,
 }
+
+/// How long a recovery waits for operations still holding the failed handle.
+const RECOVERY_WAIT: Duration = Duration::from_secs(10);
 
 impl Meta {
     pub fn open(path: &Path) -> Result<Meta, StoreError> {
-        let warned = std::sync::Once::new();
-        let db = Database::builder()
-            .set_repair_callback(move |_| {
-                // Seen after a crash or kill -9; the repair reads the whole file once.
-                warned.call_once(|| {
-                    tracing::warn!("the metadata file was not closed cleanly; repairing it")
-                })
-            })
-            .create(path)?;
+        let db = open_db(path)?;
         let txn = db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
@@ -67,37 +71,109 @@ impl Meta {
             txn.open_table(DIFF_IDS)?;
         }
         txn.commit()?;
-        Ok(Meta { db })
+        Ok(Meta {
+            db: RwLock::new(Some(Arc::new(db))),
+            path: path.to_owned(),
+            reopening: Mutex::new(()),
+        })
+    }
+
+    /// The current database handle, re-opened first if an earlier re-open failed. Callers
+    /// hold it for one operation only.
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        if let Some(db) = self.db.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Ok(Arc::clone(db));
+        }
+        let _one = self.reopening.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(Arc::new(open_db(&self.path)?));
+            tracing::warn!("metadata database re-opened");
+        }
+        slot.as_ref()
+            .map(Arc::clone)
+            .ok_or_else(|| StoreError::Corrupt {
+                table: "meta",
+                reason: "no database handle".into(),
+            })
+    }
+
+    /// Called after an operation failed with `failed` (and has let go of its handle): if
+    /// the error left the handle unusable, close it and open the file again, which repairs
+    /// it. Returns whether the database was re-opened.
+    pub fn recover_after(&self, failed: &StoreError) -> Result<bool, StoreError> {
+        if !failed.is_db_io() {
+            return Ok(false);
+        }
+        let _one = self.reopening.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(current) = self.db.read().unwrap_or_else(|p| p.into_inner()).clone() else {
+            return Ok(false); // closed by a failed re-open; the next operation re-opens it
+        };
+        // A write transaction that cannot begin is the sign; one that can means the handle
+        // was replaced already, or the error did not poison it.
+        let broken = current.begin_write().is_err();
+        drop(current);
+        if !broken {
+            return Ok(false);
+        }
+        let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = slot.take() {
+            // redb locks the file per handle: the old one must be closed before the new one
+            // opens, so wait for the operations still using it.
+            let deadline = Instant::now() + RECOVERY_WAIT;
+            while Arc::strong_count(&old) > 1 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            match Arc::try_unwrap(old) {
+                Ok(old) => {
+                    if let Err(e) = old.close() {
+                        tracing::debug!(error = %e, "closing the failed metadata database");
+                    }
+                }
+                Err(old) => {
+                    tracing::error!("metadata database still in use; its recovery waits");
+                    *slot = Some(old);
+                    return Ok(false);
+                }
+            }
+        }
+        let db = open_db(&self.path)?;
+        *slot = Some(Arc::new(db));
+        tracing::warn!("metadata database re-opened after an I/O error");
+        Ok(true)
     }
 
     /// The size of a blob if its bytes are stored at all (in any repository).
     pub fn blob_size(&self, digest: &str) -> Result<Option<u64>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = txn.open_table(BLOBS)?;
         Ok(table.get(digest)?.map(|v| v.value()))
     }
 
     /// The size of a blob if it is linked into `repo`.
     pub fn repo_blob_size(&self, repo: &str, digest: &str) -> Result<Option<u64>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = txn.open_table(REPO_BLOBS)?;
         Ok(table.get((repo, digest))?.map(|v| v.value()))
     }
 
-    /// Record a finished upload: the blob exists, is linked into `repo`, the upload is gone.
-    pub fn commit_upload(
+    /// Record a finished upload: the blob exists, is linked into `repo`, and the upload's
+    /// record (if it had one) is gone.
+    pub fn commit_blob(
         &self,
         repo: &str,
         digest: &str,
         size: u64,
-        upload_id: &str,
+        upload_id: Option<&str>,
         now: u64,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         {
             txn.open_table(BLOBS)?.insert(digest, size)?;
             txn.open_table(REPO_BLOBS)?.insert((repo, digest), size)?;
-            txn.open_table(UPLOADS)?.remove(upload_id)?;
+            if let Some(id) = upload_id {
+                txn.open_table(UPLOADS)?.remove(id)?;
+            }
             repos::ensure(&txn, repo, now)?;
         }
         txn.commit()?;
@@ -106,7 +182,7 @@ impl Meta {
 
     /// Link an existing blob into `repo` (cross-repository mount). `None` if it is not stored.
     pub fn link_blob(&self, repo: &str, digest: &str, now: u64) -> Result<Option<u64>, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         let size = {
             let size = txn.open_table(BLOBS)?.get(digest)?.map(|v| v.value());
             if let Some(size) = size {
@@ -121,7 +197,7 @@ impl Meta {
 
     /// Remove a blob's link from `repo`. The bytes stay for other repositories (and for GC).
     pub fn unlink_blob(&self, repo: &str, digest: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         let removed = txn
             .open_table(REPO_BLOBS)?
             .remove((repo, digest))?
@@ -129,4 +205,18 @@ impl Meta {
         txn.commit()?;
         Ok(removed)
     }
+}
+
+/// Open (or create) the database file, repairing it if it was not closed cleanly.
+fn open_db(path: &Path) -> Result<Database, StoreError> {
+    let warned = std::sync::Once::new();
+    let db = Database::builder()
+        .set_repair_callback(move |_| {
+            // Seen after a crash, kill -9 or an I/O error; the repair reads the whole file.
+            warned.call_once(|| {
+                tracing::warn!("the metadata file was not closed cleanly; repairing it")
+            })
+        })
+        .create(path)?;
+    Ok(db)
 }

@@ -75,7 +75,8 @@ pub struct PutManifest<'a> {
     pub digest: &'a str,
     pub record: &'a ManifestRecord,
     pub body: &'a [u8],
-    pub tag: Option<&'a str>,
+    /// Tags to point at the manifest.
+    pub tags: &'a [String],
     /// Blobs that must be linked in the repository.
     pub required_blobs: &'a [String],
     /// Child manifests that must exist in the repository.

@@ -16,13 +16,13 @@ pub(super) fn ensure(txn: &WriteTransaction, repo: &str, now: u64) -> Result<(),
 
 impl Meta {
     pub fn repo_exists(&self, repo: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         Ok(txn.open_table(REPOS)?.get(repo)?.is_some())
     }
 
     /// Repository names in order, after `last`, at most `n`.
     pub fn repos(&self, last: Option<&str>, n: usize) -> Result<Page, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = txn.open_table(REPOS)?;
         let lower = match last {
             Some(l) => Bound::Excluded(l),
@@ -40,14 +40,14 @@ impl Meta {
     }
 
     pub fn tag(&self, repo: &str, tag: &str) -> Result<Option<String>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = txn.open_table(TAGS)?;
         Ok(table.get((repo, tag))?.map(|v| v.value().to_owned()))
     }
 
     /// Tags of `repo` in order, after `last`, at most `n`.
     pub fn tags(&self, repo: &str, last: Option<&str>, n: usize) -> Result<Page, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = txn.open_table(TAGS)?;
         let lower = match last {
             Some(l) => Bound::Excluded((repo, l)),
@@ -70,7 +70,7 @@ impl Meta {
 
     /// Remove a tag; the manifest it pointed at stays.
     pub fn delete_tag(&self, repo: &str, tag: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         let removed = txn.open_table(TAGS)?.remove((repo, tag))?.is_some();
         txn.commit()?;
         Ok(removed)

@@ -14,7 +14,7 @@ impl Meta {
         source: &str,
         kind: &str,
     ) -> Result<Option<String>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = txn.open_table(VARIANTS)?;
         Ok(table
             .get((repo, source, kind))?
@@ -27,7 +27,7 @@ impl Meta {
         repo: &str,
         source: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = txn.open_table(VARIANTS)?;
         let mut out = Vec::new();
         let lower = Bound::Included((repo, source, ""));
@@ -44,7 +44,7 @@ impl Meta {
 
     /// Store a variant, its index entry and its new blob (if any) together.
     pub fn put_variant(&self, v: &PutVariant<'_>, now: u64) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         {
             let key = (v.repo, v.digest);
             let mut manifests = txn.open_table(MANIFESTS)?;
@@ -66,13 +66,13 @@ impl Meta {
     }
 
     pub fn diff_id(&self, blob: &str) -> Result<Option<String>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = txn.open_table(DIFF_IDS)?;
         Ok(table.get(blob)?.map(|v| v.value().to_owned()))
     }
 
     pub fn set_diff_id(&self, blob: &str, diff_id: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         txn.open_table(DIFF_IDS)?.insert(blob, diff_id)?;
         txn.commit()?;
         Ok(())
