@@ -1,19 +1,19 @@
 //! `GET`, `HEAD`, `PUT` and `DELETE /v2/<name>/manifests/<reference>`.
 
 use super::head_body::HeadBody;
-use super::{header, ApiError};
+use super::{header, query_params, ApiError};
 use crate::oci::accept::Accept;
 use crate::oci::reference::ReferenceError;
-use crate::oci::{Reference, RepoName};
-use crate::registry::{Registry, RegistryError};
+use crate::oci::{Reference, RepoName, Tag};
+use crate::registry::{ByteStream, Registry, RegistryError};
 use actix_web::http::{header as h, Method};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use bytes::BytesMut;
 use futures_util::StreamExt;
 
 pub async fn handle(
     req: &HttpRequest,
-    payload: web::Payload,
+    payload: impl ByteStream,
     registry: &Registry,
     repo: &RepoName,
     reference: &str,
@@ -76,7 +76,7 @@ async fn get(
 
 async fn put(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    mut payload: impl ByteStream,
     registry: &Registry,
     repo: &RepoName,
     reference: &Reference,
@@ -89,16 +89,30 @@ async fn put(
     }
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            RegistryError::ManifestInvalid(format!("reading the request body failed: {e}"))
+        let chunk = chunk.map_err(|e| match e.kind() {
+            std::io::ErrorKind::TimedOut => {
+                RegistryError::BodyStalled(format!("the manifest body stalled ({e})"))
+            }
+            _ => RegistryError::ManifestInvalid(format!("reading the request body failed: {e}")),
         })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
+    // `?tag=` (repeatable): more tags for a push by digest, each echoed in `OCI-Tag`.
+    let tags = query_params(req, "tag")
+        .iter()
+        .map(|t| Tag::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
     let pushed = registry
-        .put_manifest(repo, reference, header(req, "content-type"), body.freeze())
+        .put_manifest(
+            repo,
+            reference,
+            &tags,
+            header(req, "content-type"),
+            body.freeze(),
+        )
         .await?;
     let mut response = HttpResponse::Created();
     response
@@ -109,6 +123,9 @@ async fn put(
         .insert_header(("Docker-Content-Digest", pushed.digest.to_string()));
     if let Some(subject) = pushed.subject {
         response.insert_header(("OCI-Subject", subject.to_string()));
+    }
+    for tag in &tags {
+        response.append_header(("OCI-Tag", tag.as_str()));
     }
     Ok(response.finish())
 }

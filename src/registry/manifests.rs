@@ -3,7 +3,7 @@
 use super::{now_unix, Registry, RegistryError};
 use crate::oci::schema1::from_schema2::EMPTY_LAYER_DIGEST;
 use crate::oci::schema1::{jws, to_schema2::Schema1Image};
-use crate::oci::{Digest, Manifest, ManifestKind, Reference, RepoName};
+use crate::oci::{Digest, Manifest, ManifestKind, Reference, RepoName, Tag};
 use crate::store::{ManifestRecord, Origin, PutManifest, PutOutcome, ReferrerRecord};
 use bytes::Bytes;
 
@@ -23,11 +23,13 @@ pub struct PushedManifest {
 }
 
 impl Registry {
-    /// Validate and store a manifest under `reference` (a tag, or the digest it must have).
+    /// Validate and store a manifest under `reference` (a tag, or the digest it must have),
+    /// and point `extra_tags` at it too (the `?tag=` parameters of a push by digest).
     pub async fn put_manifest(
         &self,
         repo: &RepoName,
         reference: &Reference,
+        extra_tags: &[Tag],
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<PushedManifest, RegistryError> {
@@ -56,21 +58,25 @@ impl Registry {
             (Reference::Tag(_), Some(canonical)) => canonical,
             (Reference::Tag(_), None) => Digest::sha256_of(&body),
         };
-        let tag = match reference {
-            Reference::Tag(t) => Some(t.to_string()),
-            Reference::Digest(_) => None,
-        };
+        let mut tags: Vec<String> = extra_tags.iter().map(Tag::to_string).collect();
+        if let Reference::Tag(t) = reference {
+            tags.push(t.to_string());
+        }
+        tags.sort();
+        tags.dedup();
         // The empty layer is served in every repository, so it need not be pushed.
+        let strict = self.config.reject_missing_references;
         let mut required_blobs: Vec<String> = manifest
             .required_blobs()
             .map(|d| d.digest.to_string())
-            .filter(|d| d != EMPTY_LAYER_DIGEST)
+            .filter(|d| strict && d != EMPTY_LAYER_DIGEST)
             .collect();
         required_blobs.sort();
         required_blobs.dedup();
         let required_manifests: Vec<String> = manifest
             .manifests
             .iter()
+            .filter(|_| strict)
             .map(|d| d.digest.to_string())
             .collect();
         let record = ManifestRecord {
@@ -95,7 +101,7 @@ impl Registry {
                     digest: &d,
                     record: &record,
                     body: &body,
-                    tag: tag.as_deref(),
+                    tags: &tags,
                     required_blobs: &required_blobs,
                     required_manifests: &required_manifests,
                     referrer: referrer.as_ref(),

@@ -4,6 +4,7 @@ mod harness;
 
 mod blobs;
 mod conformance;
+mod conformance_dev;
 mod crash;
 mod formats;
 mod formats_skopeo;
