@@ -66,7 +66,7 @@ async fn dispatch(
 async fn route(
     req: &HttpRequest,
     payload: web::Payload,
-    registry: &Registry,
+    registry: &web::Data<Registry>,
     edge: &Edge,
 ) -> Result<HttpResponse, ApiError> {
     // The raw path: percent-escapes stay escaped, so `%2e%2e` fails name validation.

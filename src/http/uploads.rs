@@ -54,7 +54,7 @@ pub async fn start(
 pub async fn handle(
     req: &HttpRequest,
     payload: web::Payload,
-    registry: &Registry,
+    registry: &web::Data<Registry>,
     edge: &Edge,
     repo: &RepoName,
     id: &str,
@@ -66,10 +66,14 @@ pub async fn handle(
         }
         Method::PATCH => {
             let chunk = chunk_headers(req)?;
-            let _slot = upload_slot(req, edge)?;
-            let appended = registry
-                .append_upload(repo, id, chunk, body_stream(payload, edge))
-                .await;
+            let slot = upload_slot(req, edge)?;
+            let body = body_stream(payload, edge);
+            let (reg, r, i) = (registry.clone(), repo.clone(), id.to_owned());
+            let appended = detached(async move {
+                let _slot = slot;
+                reg.append_upload(&r, &i, chunk, body).await
+            })
+            .await?;
             match appended {
                 Ok(offset) => Ok(progress(StatusCode::ACCEPTED, repo, id, offset)),
                 Err(e) => Err(with_progress(e, registry, repo, id).await),
@@ -85,10 +89,19 @@ pub async fn handle(
                 ))
             })?;
             let digest = Digest::parse(&digest)?;
-            let _slot = upload_slot(req, edge)?;
-            let finished = registry
-                .finish_upload(repo, id, chunk, &digest, body_stream(payload, edge))
-                .await;
+            let slot = upload_slot(req, edge)?;
+            let body = body_stream(payload, edge);
+            let (reg, r, i, d) = (
+                registry.clone(),
+                repo.clone(),
+                id.to_owned(),
+                digest.clone(),
+            );
+            let finished = detached(async move {
+                let _slot = slot;
+                reg.finish_upload(&r, &i, chunk, &d, body).await
+            })
+            .await?;
             match finished {
                 Ok(_) => Ok(blob_created(repo, &digest)),
                 Err(e) => Err(with_progress(e, registry, repo, id).await),
@@ -100,6 +113,17 @@ pub async fn handle(
         }
         _ => Err(ApiError::MethodNotAllowed("GET, PATCH, PUT, DELETE")),
     }
+}
+
+/// Run a chunk's request to its end even if its client goes away meanwhile (actix drops a
+/// request's future when its connection dies): the registry then takes a failed chunk back
+/// whole, where a dropped future would leave the part written so far.
+async fn detached<T: 'static>(
+    work: impl std::future::Future<Output = T> + 'static,
+) -> Result<T, ApiError> {
+    actix_web::rt::spawn(work).await.map_err(|e| {
+        ApiError::Registry(RegistryError::Internal(format!("upload task failed: {e}")))
+    })
 }
 
 /// A place among the uploads this client may have in flight, or 429.

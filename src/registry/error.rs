@@ -30,6 +30,8 @@ pub enum RegistryError {
     BodyStalled(String),
     #[error("{0}")]
     InsufficientStorage(String),
+    /// The manifest exists, but not in a form this client reads and hoist can make (a
+    /// 404 MANIFEST_UNKNOWN whose message says why).
     #[error("{0}")]
     Unconvertible(String),
     #[error("manifest invalid: {0}")]

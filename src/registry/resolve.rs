@@ -209,7 +209,7 @@ fn walk(s: &Store, req: &Request, from: Option<Current>) -> Result<Walked, Store
                     Err(e) => return Ok(Walked::Fail(e)),
                 };
                 let Some(child) = parsed.platform_child(&req.platform) else {
-                    return Ok(Walked::Fail(RegistryError::ManifestUnknown(format!(
+                    return Ok(Walked::Fail(RegistryError::Unconvertible(format!(
                         "{}: the list has no {}/{} entry for a client that reads no lists",
                         req.reference, req.platform.os, req.platform.architecture
                     ))));
@@ -219,7 +219,7 @@ fn walk(s: &Store, req: &Request, from: Option<Current>) -> Result<Walked, Store
                     // Deleted by digest after the list was pushed, or left out of a sparse
                     // (platform-filtered) copy on purpose.
                     None => {
-                        return Ok(Walked::Fail(RegistryError::ManifestUnknown(format!(
+                        return Ok(Walked::Fail(RegistryError::Unconvertible(format!(
                             "{}: the list's {} manifest {} is not in this repository \
                              (deleted, or not mirrored), so a client that reads no lists \
                              cannot be served",
@@ -259,7 +259,7 @@ fn too_many_steps(reference: &Reference, seen: &[String]) -> RegistryError {
 
 /// 404 naming the formats that exist, so a user sees why their client got nothing.
 fn unreadable(reference: &Reference, seen: &[String]) -> RegistryError {
-    RegistryError::ManifestUnknown(format!(
+    RegistryError::Unconvertible(format!(
         "{reference} exists as {}, which this client's Accept header does not include and hoist cannot convert for it",
         seen.join(" -> ")
     ))

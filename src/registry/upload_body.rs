@@ -3,8 +3,8 @@
 //! that sends slowly, or stalls, holds no thread: only its connection and one batch.
 //!
 //! The cursor moves only by whole batches written, inside the blocking write that holds the
-//! cursor's lock. A request dropped mid-way (the client reset its connection) therefore
-//! leaves the cursor exactly at the bytes kept, which is what status requests report.
+//! cursor's lock. A request dropped mid-way (its client went away) therefore leaves the
+//! cursor exactly at the bytes in the file, which is what status requests report.
 
 use super::upload_session::{Cursor, Guard};
 use super::{Registry, RegistryError};
@@ -27,7 +27,7 @@ type Writing = JoinHandle<(Guard, Result<(), RegistryError>)>;
 
 impl Registry {
     /// Append `body` to the upload `guard` holds. Returns the guard with the outcome; the
-    /// cursor then says exactly what was kept, also on error. A cancelled upload returns
+    /// cursor then says exactly what is in the file, also on error. A cancelled upload returns
     /// `BlobUploadUnknown` without writing what was still buffered.
     pub(super) async fn receive(
         &self,
@@ -81,7 +81,7 @@ impl Registry {
         };
         let result = match (ended, written) {
             (_, Err(e)) => Err(e),
-            (Err(Some(e)), Ok(())) => Err(body_failed(&e, guard.offset())),
+            (Err(Some(e)), Ok(())) => Err(body_failed(&e)),
             _ => Ok(()),
         };
         (guard, result)
@@ -192,15 +192,11 @@ fn write_batch(
     }
 }
 
-/// The error for a body that failed after `kept` bytes were kept.
-fn body_failed(e: &std::io::Error, kept: u64) -> RegistryError {
+/// The error for a body that failed to arrive.
+fn body_failed(e: &std::io::Error) -> RegistryError {
     if e.kind() == std::io::ErrorKind::TimedOut {
-        RegistryError::BodyStalled(format!(
-            "the request body stalled ({e}); {kept} bytes of the upload are kept"
-        ))
+        RegistryError::BodyStalled(format!("the request body stalled ({e})"))
     } else {
-        RegistryError::BlobUploadInvalid(format!(
-            "reading the request body failed ({e}); {kept} bytes of the upload are kept"
-        ))
+        RegistryError::BlobUploadInvalid(format!("reading the request body failed ({e})"))
     }
 }

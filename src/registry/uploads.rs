@@ -137,8 +137,8 @@ impl Registry {
         Ok(self.session(repo, id).await?.offset())
     }
 
-    /// Append a chunk. Its `Content-Range`, when sent, must start at the current end and
-    /// match the body's length. Returns the new offset.
+    /// Append a chunk, whole or not at all. Its `Content-Range`, when sent, must start at the
+    /// current end and match the body's length. Returns the new offset.
     pub async fn append_upload(
         &self,
         repo: &RepoName,
@@ -185,7 +185,18 @@ impl Registry {
         let (guard, result) = self
             .receive(&session.cursor, guard, body, &session.cancel)
             .await;
-        result?;
+        match result {
+            Ok(()) => {}
+            // Cancelled or gone: nothing left to take back.
+            Err(e @ RegistryError::BlobUploadUnknown(_)) => return Err(e),
+            // A chunk is kept whole or not at all. A request whose connection died may be
+            // read by the server after its client has asked for the Range and resumed; if
+            // half of it were kept then, it would land after the resumed bytes.
+            Err(e) => {
+                self.rewind(guard, start, hasher_before).await?;
+                return Err(not_kept(e, start));
+            }
+        }
         let received = guard.offset() - start;
         match chunk.range {
             Some(range) if range.bytes() != received => {
@@ -199,7 +210,7 @@ impl Registry {
         }
     }
 
-    /// Cut an upload back to `offset` (a chunk that broke its promise is not kept).
+    /// Cut an upload back to `offset`: a chunk that failed, or broke its promise, is not kept.
     async fn rewind(
         &self,
         mut guard: Guard,
@@ -411,6 +422,17 @@ impl Registry {
             disk_available_bytes: disk.available,
             disk_total_bytes: disk.total,
         })
+    }
+}
+
+/// `e`, saying that its chunk was not kept and what the upload holds.
+fn not_kept(e: RegistryError, offset: u64) -> RegistryError {
+    let note = format!("; the chunk is not kept, the upload holds {offset} bytes");
+    match e {
+        RegistryError::BodyStalled(m) => RegistryError::BodyStalled(m + &note),
+        RegistryError::BlobUploadInvalid(m) => RegistryError::BlobUploadInvalid(m + &note),
+        RegistryError::InsufficientStorage(m) => RegistryError::InsufficientStorage(m + &note),
+        other => other,
     }
 }
 

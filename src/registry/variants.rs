@@ -132,7 +132,7 @@ impl Registry {
             } else {
                 family::map_image(&parsed, &source.body)
             }
-            .map_err(|e| RegistryError::ManifestUnknown(e.to_string()))?;
+            .map_err(|e| RegistryError::Unconvertible(e.to_string()))?;
             Ok(made(target, bytes, MAP_FAMILY))
         })
         .await

@@ -29,6 +29,13 @@ impl Hoist {
         Self::spawn(root, data_dir, extra)
     }
 
+    /// Start hoist on `data_dir`, a directory the test prepared (a small file system, say);
+    /// the log goes to a temp dir of its own.
+    pub fn start_at(data_dir: PathBuf, extra: &[&str]) -> Hoist {
+        let root = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+        Self::spawn(root, data_dir, extra)
+    }
+
     /// Stop this server hard (SIGKILL) and start a new one on the same data dir.
     pub fn restart_after_kill(mut self) -> Hoist {
         self.kill9();

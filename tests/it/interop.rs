@@ -199,12 +199,12 @@ fn assert_same_files(
 /// A temp dir with the client configuration the tests use, so nothing depends on the host's
 /// `/etc/containers`: an accept-anything signature policy, a registries.conf without search
 /// registries or mirrors, and an empty registries.d (no signature lookaside).
-struct Clients {
+pub(crate) struct Clients {
     tmp: tempfile::TempDir,
 }
 
 impl Clients {
-    fn new() -> Clients {
+    pub(crate) fn new() -> Clients {
         let tmp = tempfile::tempdir().expect("temp dir");
         std::fs::write(
             tmp.path().join("policy.json"),
@@ -220,7 +220,7 @@ impl Clients {
         Clients { tmp }
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.tmp.path().join(rel)
     }
 
@@ -234,13 +234,19 @@ impl Clients {
     }
 
     fn skopeo(&self, h: &Hoist, args: &[&str]) -> String {
+        let mut cmd = self.skopeo_command();
+        cmd.args(args);
+        run(cmd, h)
+    }
+
+    /// skopeo with this configuration, arguments still to add.
+    pub(crate) fn skopeo_command(&self) -> Command {
         let mut cmd = self.command("skopeo");
         cmd.arg("--policy")
             .arg(self.path("policy.json"))
             .arg("--registries.d")
-            .arg(self.path("registries.d"))
-            .args(args);
-        run(cmd, h)
+            .arg(self.path("registries.d"));
+        cmd
     }
 
     /// podman as root with its own vfs storage under `store`.

@@ -3,9 +3,11 @@
 mod harness;
 
 mod blobs;
+mod broken_content;
 mod conformance;
 mod conformance_dev;
 mod crash;
+mod disk_full;
 mod formats;
 mod formats_skopeo;
 mod hostile;
@@ -13,3 +15,8 @@ mod inspect;
 mod interop;
 mod listing;
 mod manifests;
+mod races;
+mod rawhttp;
+mod resets;
+mod soak;
+mod stalls;
