@@ -1,4 +1,4 @@
-//! Which form of a manifest a client gets (DESIGN.md section 1): one step of the choice at a
+//! The form a client gets (docs/ARCHITECTURE.md, "Product rules"): one step of the choice at a
 //! time, as a pure function. The registry applies a step (load a child, look up or compute a
 //! variant) and asks again with the result, until it can serve something or nothing fits.
 

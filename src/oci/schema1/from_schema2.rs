@@ -1,5 +1,5 @@
 //! schema2 (or its OCI twin) -> the canonical schema1 payload, exactly as distribution 2.8
-//! builds it (FORMATS.md section 2): history paired with layers, chained v1 ids, Go JSON.
+//! builds it (docs/FORMATS.md section 2): history paired with layers, chained v1 ids, Go JSON.
 //! Unlike distribution, a config whose history names fewer layers than the manifest has is
 //! refused rather than silently losing layers.
 

@@ -1,4 +1,4 @@
-//! libtrust "pretty JWS" for schema1 (FORMATS.md section 3): signing a canonical payload into
+//! libtrust "pretty JWS" for schema1 (docs/FORMATS.md section 3): signing a canonical payload into
 //! a signed document, recovering the canonical payload from one, and verifying it (ES256, any
 //! key). The digest of a schema1 manifest is the sha256 of its canonical payload.
 

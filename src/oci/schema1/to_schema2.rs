@@ -1,4 +1,4 @@
-//! Stored schema1 -> schema2 (FORMATS.md section 5.2), the way containers/image (skopeo,
+//! Stored schema1 -> schema2 (docs/FORMATS.md section 5.2), the way containers/image (skopeo,
 //! podman) does it, so the result has the digest `skopeo copy --format v2s2` gives. The
 //! caller supplies, per layer to keep, its size and diff_id (sha256 of the uncompressed blob).
 
@@ -312,7 +312,7 @@ mod tests {
         assert_eq!(image.layer_blobs().len(), 2);
         let out = image.to_schema2(&simple_facts()).expect("converts");
         assert_eq!(out.config.len(), 920);
-        // What skopeo 1.9.3 produced from the same schema1 with `--format v2s2` (FORMATS.md 5.2).
+        // From skopeo 1.9.3 `copy --format v2s2` of this schema1 (docs/FORMATS.md section 5.2).
         assert_eq!(
             Digest::sha256_of(&out.config).to_string(),
             "sha256:eec536de3a98047a7bc9f6a146d78219caf1258c54ad78d3fc2e75c152ecd805"
