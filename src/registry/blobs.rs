@@ -4,7 +4,7 @@ use super::{now_unix, Registry, RegistryError};
 use crate::oci::schema1::from_schema2::EMPTY_LAYER_DIGEST;
 use crate::oci::{Digest, RepoName};
 
-/// The gzipped empty tar schema1 uses for metadata-only history entries (FORMATS.md 2.6):
+/// The gzipped empty tar schema1 uses for metadata-only steps (docs/FORMATS.md section 2.6):
 /// Go's gzip of 1024 zero bytes. Served from this constant in every repository.
 pub const EMPTY_LAYER: [u8; 32] = [
     0x1f, 0x8b, 0x08, 0x00, 0x00, 0x09, 0x6e, 0x88, 0x00, 0xff, 0x62, 0x18, 0x05, 0xa3, 0x60, 0x14,
@@ -21,6 +21,11 @@ pub struct BlobContent {
 pub enum BlobBody {
     File(std::fs::File),
     Constant(&'static [u8]),
+    /// Coming from an upstream as it is fetched (pull-through); its size when known.
+    Stream {
+        size: Option<u64>,
+        body: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>,
+    },
 }
 
 fn is_empty_layer(digest: &Digest) -> bool {
@@ -28,8 +33,23 @@ fn is_empty_layer(digest: &Digest) -> bool {
 }
 
 impl Registry {
-    /// The size of a blob linked in `repo`.
+    /// The size of a blob linked in `repo`, or of one its upstream has.
     pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64, RegistryError> {
+        match self.local_blob_size(repo, digest).await {
+            Err(RegistryError::BlobUnknown(_)) => self
+                .upstream_blob_size(repo, digest)
+                .await?
+                .ok_or_else(|| RegistryError::BlobUnknown(digest.to_string())),
+            other => other,
+        }
+    }
+
+    /// The size of a blob linked in `repo`.
+    pub(super) async fn local_blob_size(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<u64, RegistryError> {
         if is_empty_layer(digest) {
             return Ok(EMPTY_LAYER.len() as u64);
         }
@@ -39,9 +59,24 @@ impl Registry {
             .ok_or_else(|| RegistryError::BlobUnknown(digest.to_string()))
     }
 
+    /// Open a blob of `repo` for streaming; one its upstream has is fetched as it is sent.
+    pub async fn open_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<BlobContent, RegistryError> {
+        match self.open_local_blob(repo, digest).await {
+            Err(RegistryError::BlobUnknown(_)) => self
+                .fetch_blob(repo, digest)
+                .await?
+                .ok_or_else(|| RegistryError::BlobUnknown(digest.to_string())),
+            other => other,
+        }
+    }
+
     /// Open a blob linked in `repo` for streaming: the lookup and the open are one trip to
     /// the blocking pool, since each trip costs as much as reading a small blob.
-    pub async fn open_blob(
+    pub(super) async fn open_local_blob(
         &self,
         repo: &RepoName,
         digest: &Digest,

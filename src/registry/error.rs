@@ -30,6 +30,9 @@ pub enum RegistryError {
     BodyStalled(String),
     #[error("{0}")]
     InsufficientStorage(String),
+    /// Content hoist does not hold and the upstream backing the repository could not give.
+    #[error("{0}")]
+    UpstreamUnavailable(String),
     /// The manifest exists, but not in a form this client reads and hoist can make (a
     /// 404 MANIFEST_UNKNOWN whose message says why).
     #[error("{0}")]

@@ -20,6 +20,9 @@ pub struct VariantInfo {
     pub transform: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transform_version: Option<u32>,
+    /// The upstream it was mirrored from, byte for byte.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
 }
 
 impl Registry {
@@ -42,13 +45,14 @@ impl Registry {
                 let Some((record, body)) = s.meta.manifest(&r, &digest)? else {
                     continue;
                 };
-                let (source, transform, transform_version) = match record.origin {
-                    Origin::Pushed => (parent, None, None),
+                let (source, transform, transform_version, upstream) = match record.origin {
+                    Origin::Pushed => (parent, None, None, None),
+                    Origin::Synced { upstream, .. } => (parent, None, None, Some(upstream)),
                     Origin::Derived {
                         source,
                         transform,
                         version,
-                    } => (Some(source), Some(transform), Some(version)),
+                    } => (Some(source), Some(transform), Some(version), None),
                 };
                 if let Ok(m) = Manifest::parse(&body, Some(&record.media_type)) {
                     for child in m.manifests.iter().rev() {
@@ -70,6 +74,7 @@ impl Registry {
                     source,
                     transform,
                     transform_version,
+                    upstream,
                 });
             }
             Ok(out)

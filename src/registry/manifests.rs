@@ -188,7 +188,7 @@ impl Registry {
 
 /// A pushed schema1 must be signed, its signatures must verify (any key: they prove
 /// integrity, not trust) and its history must form a chain. Returns its canonical digest.
-fn check_schema1(body: &[u8]) -> Result<Digest, RegistryError> {
+pub(super) fn check_schema1(body: &[u8]) -> Result<Digest, RegistryError> {
     let verified = jws::verify(body).map_err(|e| match e {
         jws::JwsError::Unverified { .. } | jws::JwsError::Inconsistent => {
             RegistryError::ManifestUnverified(e.to_string())

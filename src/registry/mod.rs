@@ -7,10 +7,14 @@
 mod blob_stream;
 mod blobs;
 mod error;
+mod idle_timeout;
 mod inspect;
 mod listing;
 mod manifest_cache;
 mod manifests;
+mod mirror;
+mod origin;
+mod pull_through;
 mod resolve;
 mod space;
 mod upload_body;
@@ -20,8 +24,11 @@ mod variants;
 
 pub use blobs::{BlobBody, BlobContent};
 pub use error::RegistryError;
+pub use idle_timeout::IdleTimeout;
 pub use inspect::{parse_repo_tag, VariantInfo};
 pub use manifests::{ManifestContent, PushedManifest};
+pub use mirror::{Provenance, SyncedManifest};
+pub use origin::{Origin, Routed, UpstreamBlob};
 pub use space::SizeLimit;
 pub use upload_body::ByteStream;
 pub use upload_session::UploadSessions;
@@ -76,6 +83,11 @@ const UPLOAD_IO_PERMITS: usize = 8;
 
 pub struct Registry {
     store: Arc<Store>,
+    /// Where missing content of covered repositories comes from (the sync layer).
+    origin: std::sync::OnceLock<std::sync::Weak<dyn Origin>>,
+    /// This registry, for tasks that outlive a request (a pull-through fetch).
+    this: std::sync::OnceLock<std::sync::Weak<Registry>>,
+    fetches: pull_through::Fetches,
     upload_sessions: Arc<UploadSessions>,
     upload_space: Arc<space::UploadSpace>,
     upload_io: Arc<tokio::sync::Semaphore>,
@@ -87,7 +99,7 @@ pub struct Registry {
 impl Registry {
     /// The registry over `store`. Reads the disk's size (for limits given as a share of it)
     /// and what uploads already hold, so it blocks briefly; call it at start-up.
-    pub fn new(store: Store, config: RegistryConfig) -> Result<Self, StoreError> {
+    pub fn new(store: Arc<Store>, config: RegistryConfig) -> Result<Arc<Self>, StoreError> {
         let total = store.disk_space()?.total;
         let in_progress: u64 = store.uploads.list()?.iter().map(|(_, size, _)| size).sum();
         let upload_space = space::UploadSpace::new(
@@ -95,37 +107,33 @@ impl Registry {
             config.uploads_max_bytes.resolve(total),
             in_progress,
         );
-        Ok(Registry {
-            store: Arc::new(store),
+        let registry = Arc::new(Registry {
+            store,
+            origin: std::sync::OnceLock::new(),
+            this: std::sync::OnceLock::new(),
+            fetches: pull_through::Fetches::default(),
             upload_sessions: Arc::default(),
             upload_space: Arc::new(upload_space),
             upload_io: Arc::new(tokio::sync::Semaphore::new(UPLOAD_IO_PERMITS)),
             read_budget: blob_stream::ReadBudget::default(),
             manifest_cache: manifest_cache::ManifestCache::default(),
             config,
-        })
+        });
+        let _ = registry.this.set(Arc::downgrade(&registry));
+        Ok(registry)
     }
 
     pub fn config(&self) -> &RegistryConfig {
         &self.config
     }
 
-    /// Run a blocking store operation off the async workers. If the metadata database
-    /// failed under it, the database is re-opened, and an operation that never reached a
-    /// working handle is tried once more: reads keep working through a recovery.
+    /// Run a blocking store operation off the async workers (see [`Store::call`]).
     async fn blocking<T, F>(&self, f: F) -> Result<T, RegistryError>
     where
         T: Send + 'static,
         F: Fn(&Store) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || match f(&store) {
-            Err(e) if recover(&store, &e) && e.is_stale_handle() => f(&store),
-            result => result,
-        })
-        .await
-        .map_err(|e| RegistryError::Internal(format!("blocking task failed: {e}")))?
-        .map_err(RegistryError::from)
+        Ok(Store::call(&self.store, f).await?)
     }
 
     /// [`Registry::blocking`] for an operation that can run only once (it owns what it
@@ -135,28 +143,7 @@ impl Registry {
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || {
-            let result = f(&store);
-            if let Err(e) = &result {
-                recover(&store, e);
-            }
-            result
-        })
-        .await
-        .map_err(|e| RegistryError::Internal(format!("blocking task failed: {e}")))?
-        .map_err(RegistryError::from)
-    }
-}
-
-/// Re-open the metadata database if `e` left it unusable; whether it was re-opened.
-fn recover(store: &Store, e: &StoreError) -> bool {
-    match store.meta.recover_after(e) {
-        Ok(reopened) => reopened,
-        Err(again) => {
-            tracing::error!(error = %again, "the metadata database could not be re-opened yet");
-            false
-        }
+        Ok(Store::call_once(&self.store, f).await?)
     }
 }
 

@@ -64,6 +64,7 @@ impl Registry {
         reference: &Reference,
         accept: &Accept,
     ) -> Result<ManifestContent, RegistryError> {
+        self.refresh_from_origin(repo, reference).await?;
         let reference_key = reference.to_string();
         let cache = &self.manifest_cache;
         if let Some(answer) = cache.get(repo.as_str(), &reference_key, accept) {

@@ -257,7 +257,7 @@ impl Registry {
         repo: &RepoName,
         blob: &Digest,
     ) -> Result<LayerFacts, RegistryError> {
-        let size = self.blob_size(repo, blob).await.map_err(|_| {
+        let size = self.local_blob_size(repo, blob).await.map_err(|_| {
             RegistryError::Unconvertible(format!(
                 "layer {blob} of this schema 1 manifest is not in {repo}; schema 2 needs its diff_id"
             ))
@@ -305,7 +305,7 @@ impl Registry {
         repo: &RepoName,
         digest: &Digest,
     ) -> Result<Vec<u8>, RegistryError> {
-        let size = self.blob_size(repo, digest).await.map_err(|_| {
+        let size = self.local_blob_size(repo, digest).await.map_err(|_| {
             RegistryError::ManifestInvalid(format!("config blob {digest} is not in {repo}"))
         })?;
         if size > MAX_CONFIG_BYTES {

@@ -12,14 +12,15 @@ pub mod uploads;
 pub use blobs::BlobStore;
 pub use error::StoreError;
 pub use meta::{
-    ManifestRecord, Meta, Origin, Page, PutManifest, PutOutcome, PutVariant, ReferrerRecord,
-    UploadRecord,
+    ManifestRecord, Meta, Origin, Page, PutManifest, PutOutcome, PutSyncedTag, PutVariant,
+    ReferrerRecord, SettingsKind, UploadRecord,
 };
 pub use space::DiskSpace;
 pub use uploads::{UploadFile, UploadFiles};
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Everything hoist keeps on disk, under one data directory.
 pub struct Store {
@@ -62,6 +63,53 @@ impl Store {
             let _ = self.uploads.remove(&temp);
         }
         Ok(written?)
+    }
+
+    /// Run a store operation on the blocking pool (redb and file calls block). If the
+    /// metadata database failed under it, it is re-opened, and an operation that never
+    /// reached a working handle is tried once more: reads keep working through a recovery.
+    pub async fn call<T, F>(store: &Arc<Store>, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = Arc::clone(store);
+        tokio::task::spawn_blocking(move || match f(&store) {
+            Err(e) if store.recover(&e) && e.is_stale_handle() => f(&store),
+            result => result,
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(format!("blocking task failed: {e}"))))?
+    }
+
+    /// [`Store::call`] for an operation that can run only once (it owns what it works
+    /// on); it is not retried after a recovery.
+    pub async fn call_once<T, F>(store: &Arc<Store>, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = Arc::clone(store);
+        tokio::task::spawn_blocking(move || {
+            let result = f(&store);
+            if let Err(e) = &result {
+                store.recover(e);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(format!("blocking task failed: {e}"))))?
+    }
+
+    /// Re-open the metadata database if `e` left it unusable; whether it was re-opened.
+    fn recover(&self, e: &StoreError) -> bool {
+        match self.meta.recover_after(e) {
+            Ok(reopened) => reopened,
+            Err(again) => {
+                tracing::error!(error = %again, "the metadata database could not be re-opened yet");
+                false
+            }
+        }
     }
 
     /// Room on the file system that holds the data directory.

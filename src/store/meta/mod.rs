@@ -5,13 +5,16 @@
 mod manifests;
 mod records;
 mod repos;
+mod sync;
 mod tables;
 mod uploads;
 mod variants;
 
 pub use records::{
-    ManifestRecord, Origin, Page, PutManifest, PutOutcome, PutVariant, ReferrerRecord, UploadRecord,
+    ManifestRecord, Origin, Page, PutManifest, PutOutcome, PutSyncedTag, PutVariant,
+    ReferrerRecord, UploadRecord,
 };
+pub use sync::SettingsKind;
 
 use super::StoreError;
 use redb::{Database, ReadableDatabase, ReadableTable};
@@ -69,6 +72,13 @@ impl Meta {
             txn.open_table(REFERRERS)?;
             txn.open_table(VARIANTS)?;
             txn.open_table(DIFF_IDS)?;
+            txn.open_table(UPSTREAMS)?;
+            txn.open_table(MIRRORS)?;
+            txn.open_table(PROXIES)?;
+            txn.open_table(SYNC_RUNS)?;
+            txn.open_table(SYNC_EVENTS)?;
+            txn.open_table(MIRRORED_TAGS)?;
+            txn.open_table(SYNC_PARTIALS)?;
         }
         txn.commit()?;
         Ok(Meta {

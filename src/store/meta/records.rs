@@ -28,6 +28,12 @@ pub enum Origin {
         transform: String,
         version: u32,
     },
+    /// Fetched byte for byte from an upstream registry.
+    Synced {
+        upstream: String,
+        /// The upstream's name of the repository.
+        repository: String,
+    },
 }
 
 /// A derived manifest and what it needs stored with it, written in one transaction.
@@ -82,6 +88,19 @@ pub struct PutManifest<'a> {
     /// Child manifests that must exist in the repository.
     pub required_manifests: &'a [String],
     pub referrer: Option<&'a ReferrerRecord>,
+}
+
+/// A mirrored tag and the content it needs present, written in one transaction.
+pub struct PutSyncedTag<'a> {
+    pub repo: &'a str,
+    pub tag: &'a str,
+    pub digest: &'a str,
+    /// Blobs that must be in the store (linked into the repository by the same write).
+    pub required_blobs: &'a [String],
+    /// Manifests that must be in the repository.
+    pub required_manifests: &'a [String],
+    /// The sync's record of the tag (opaque to the store).
+    pub record: &'a [u8],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,3 +25,19 @@ pub const REFERRERS: TableDefinition<(&str, &str, &str), &[u8]> =
 pub const VARIANTS: TableDefinition<(&str, &str, &str), &str> = TableDefinition::new("variants.v1");
 /// blob digest -> its diff_id (sha256 of the uncompressed bytes), computed once.
 pub const DIFF_IDS: TableDefinition<&str, &str> = TableDefinition::new("diff_ids.v1");
+/// upstream name -> JSON settings (those made through the API).
+pub const UPSTREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("upstreams.v1");
+/// mirror rule name -> JSON settings (those made through the API).
+pub const MIRRORS: TableDefinition<&str, &[u8]> = TableDefinition::new("mirrors.v1");
+/// pull-through prefix -> JSON settings (those made through the API).
+pub const PROXIES: TableDefinition<&str, &[u8]> = TableDefinition::new("proxies.v1");
+/// sync run id -> JSON run record.
+pub const SYNC_RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("sync_runs.v1");
+/// (run id, sequence) -> JSON event of that run.
+pub const SYNC_EVENTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("sync_events.v1");
+/// (repo, tag) -> JSON record of where a mirrored tag came from and what it pointed at.
+pub const MIRRORED_TAGS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("mirrored_tags.v1");
+/// (repo, blob digest) -> id of the upload session a half-fetched blob resumes from.
+pub const SYNC_PARTIALS: TableDefinition<(&str, &str), &str> =
+    TableDefinition::new("sync_partials.v1");
