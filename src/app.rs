@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::registry::Registry;
 use crate::store::Store;
+use crate::sync::Syncer;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use std::io::Write;
@@ -20,19 +21,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
         .await?
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    let registry = Registry::new(store, config.registry.clone())
+    let store = std::sync::Arc::new(store);
+    let registry = Registry::new(std::sync::Arc::clone(&store), config.registry.clone())
         .context("reading the data disk's size and the uploads in progress")?;
-    let registry = web::Data::new(registry);
+    let registry = web::Data::from(registry);
     let edge = web::Data::new(crate::http::Edge::new(config.edge.clone()));
 
     let shutdown = CancellationToken::new();
     let sweeper = actix_web::rt::spawn(sweep_uploads(registry.clone(), shutdown.clone()));
+    let syncer = Syncer::new(
+        std::sync::Arc::clone(&store),
+        registry.clone().into_inner(),
+        config.sync.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("the [[upstreams]], [[mirrors]] and [[proxies]] settings")?;
+    let origin: std::sync::Arc<dyn crate::registry::Origin> = syncer.clone();
+    registry.set_origin(std::sync::Arc::downgrade(&origin));
+    let worker = tokio::spawn(std::sync::Arc::clone(&syncer).run_worker());
+    let syncer = web::Data::from(syncer);
 
     let app_registry = registry.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_registry.clone())
             .app_data(edge.clone())
+            .app_data(syncer.clone())
             .configure(crate::http::configure)
     })
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)
@@ -58,6 +73,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     server.await?;
     shutdown.cancel();
     sweeper.await?;
+    worker.await?;
+    drop(origin);
     tracing::info!("stopped");
     Ok(())
 }

@@ -4,6 +4,8 @@
 use crate::http::EdgeLimits;
 use crate::oci::Platform;
 use crate::registry::{RegistryConfig, SizeLimit};
+use crate::sync::settings::{MirrorSettings, ProxySettings, UpstreamSettings};
+use crate::sync::SyncConfig;
 use clap::Args;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -20,7 +22,8 @@ const DEFAULT_LOG: &str = "info,actix_http::h1::dispatcher=off";
 /// Options of `hoist serve`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
-    /// TOML config file (keys: listen, data_dir, upload_max_idle_secs, log)
+    /// TOML config file (the keys of the flags below, and [[upstreams]], [[mirrors]],
+    /// [[proxies]])
     #[arg(long, env = "HOIST_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address to listen on; port 0 picks a free port
@@ -68,6 +71,12 @@ struct FileConfig {
     storage_reserve: Option<String>,
     uploads_max_bytes: Option<String>,
     reject_missing_references: Option<bool>,
+    #[serde(default)]
+    upstreams: Vec<UpstreamSettings>,
+    #[serde(default)]
+    mirrors: Vec<MirrorSettings>,
+    #[serde(default)]
+    proxies: Vec<ProxySettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +106,8 @@ pub struct Config {
     pub log: String,
     pub registry: RegistryConfig,
     pub edge: EdgeLimits,
+    /// Upstreams, mirror rules and pull-through prefixes from the file.
+    pub sync: SyncConfig,
 }
 
 impl Config {
@@ -182,6 +193,11 @@ impl Config {
             edge: EdgeLimits {
                 body_idle_timeout: body_idle,
                 uploads_per_client,
+            },
+            sync: SyncConfig {
+                upstreams: file.upstreams,
+                mirrors: file.mirrors,
+                proxies: file.proxies,
             },
         })
     }

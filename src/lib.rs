@@ -1,6 +1,7 @@
 //! hoist: an OCI/Docker registry, an upstream mirror and a web console in one binary.
 //!
-//! Layers, each importing only those to its right: `http` -> `registry` -> `store` -> `oci`.
+//! Layers, each importing only those to its right: `http` -> `sync` -> `registry` -> `store` ->
+//! `oci`.
 //! `app` is the only module that wires them together.
 
 pub mod app;
@@ -10,3 +11,4 @@ pub mod http;
 pub mod oci;
 pub mod registry;
 pub mod store;
+pub mod sync;

@@ -21,6 +21,8 @@ enum Command {
     Serve(ServeArgs),
     /// List every form (variant) a tag has: kind, media type, digest, size, source, transform
     Inspect(hoist::cli::inspect::InspectArgs),
+    /// Run mirror rules now on the running server and show their progress
+    Sync(hoist::cli::sync::SyncArgs),
 }
 
 #[actix_web::main]
@@ -36,5 +38,6 @@ async fn main() -> anyhow::Result<()> {
             hoist::app::serve(config).await
         }
         Command::Inspect(args) => hoist::cli::inspect::run(args).await,
+        Command::Sync(args) => hoist::cli::sync::run(args).await,
     }
 }

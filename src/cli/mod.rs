@@ -2,3 +2,4 @@
 //! process at a time: the server).
 
 pub mod inspect;
+pub mod sync;

@@ -36,6 +36,9 @@ async fn get(
         (registry.blob_size(repo, digest).await?, None)
     } else {
         let blob = registry.open_blob(repo, digest).await?;
+        if let BlobBody::Stream { size, body } = blob.body {
+            return Ok(fetched(digest, size, body));
+        }
         (blob.size, Some(blob.body))
     };
     let (status, start, len) = match parse_range(header(req, "range"), size) {
@@ -60,6 +63,7 @@ async fn get(
     }
     let file = match body {
         None => return Ok(response.body(HeadBody(len))),
+        Some(BlobBody::Stream { size, body }) => return Ok(fetched(digest, size, body)),
         Some(BlobBody::Constant(bytes)) => {
             let end = usize::try_from(start + len).unwrap_or(bytes.len());
             let start = usize::try_from(start).unwrap_or(0);
@@ -69,4 +73,22 @@ async fn get(
     };
     let stream = registry.stream_blob(file, start, len);
     Ok(response.no_chunking(len).streaming(Box::pin(stream)))
+}
+
+/// A blob fetched from an upstream as it is sent: whole, whatever a Range asked (the client
+/// accepts a 200), and cut short if the upstream's bytes fail their digest.
+fn fetched(
+    digest: &Digest,
+    size: Option<u64>,
+    body: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>,
+) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    response
+        .content_type("application/octet-stream")
+        .insert_header(("Docker-Content-Digest", digest.to_string()))
+        .insert_header((h::ETAG, format!("\"{digest}\"")));
+    if let Some(size) = size {
+        response.no_chunking(size);
+    }
+    response.streaming(body)
 }

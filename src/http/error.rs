@@ -24,6 +24,10 @@ pub enum ApiError {
         client: String,
         in_flight: usize,
     },
+    /// A malformed request to hoist's own API.
+    BadRequest(String),
+    /// What the sync layer said (its settings, runs, upstreams).
+    Sync(crate::sync::SyncError),
     /// An upload error that leaves the upload resumable: sent with where it stands.
     Upload {
         error: RegistryError,
@@ -36,6 +40,15 @@ pub enum ApiError {
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         ApiError::Registry(e)
+    }
+}
+
+impl From<crate::sync::SyncError> for ApiError {
+    fn from(e: crate::sync::SyncError) -> Self {
+        match e {
+            crate::sync::SyncError::Registry(r) => ApiError::Registry(r),
+            other => ApiError::Sync(other),
+        }
     }
 }
 
@@ -71,6 +84,8 @@ impl ApiError {
         let msg = self.message();
         match self {
             ApiError::Upload { error, .. } => registry_parts(error, msg),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST", msg, Value::Null),
+            ApiError::Sync(e) => sync_parts(e, msg),
             ApiError::TooManyUploads { client, in_flight } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "TOOMANYREQUESTS",
@@ -103,6 +118,8 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             ApiError::Registry(e) | ApiError::Upload { error: e, .. } => e.to_string(),
+            ApiError::BadRequest(m) => m.clone(),
+            ApiError::Sync(e) => e.to_string(),
             ApiError::TooManyUploads { client, in_flight } => format!(
                 "too many uploads in flight from {client} ({in_flight}); retry when one finishes"
             ),
@@ -210,6 +227,13 @@ fn registry_parts(e: &RegistryError, msg: String) -> (StatusCode, &'static str, 
         // ("denied: insufficient storage: ...") and do not retry.
         R::InsufficientStorage(_) => (StatusCode::INSUFFICIENT_STORAGE, "DENIED", msg, Value::Null),
         R::Unconvertible(_) => (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", msg, Value::Null),
+        // The client may try again; the message names the upstream and what it answered.
+        R::UpstreamUnavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            msg,
+            Value::Null,
+        ),
         R::ChunkOutOfOrder { offset, .. } => (
             StatusCode::RANGE_NOT_SATISFIABLE,
             "BLOB_UPLOAD_INVALID",
@@ -243,6 +267,38 @@ fn registry_parts(e: &RegistryError, msg: String) -> (StatusCode, &'static str, 
         ),
         R::Unsupported(_) => (StatusCode::BAD_REQUEST, "UNSUPPORTED", msg, Value::Null),
         R::Store(_) | R::Internal(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN",
+            "internal server error".into(),
+            Value::Null,
+        ),
+    }
+}
+
+/// Status, code, message and detail of a sync error (hoist's own API, not the spec's).
+fn sync_parts(
+    e: &crate::sync::SyncError,
+    msg: String,
+) -> (StatusCode, &'static str, String, Value) {
+    use crate::sync::SyncError as S;
+    match e {
+        S::Settings(_) => (
+            StatusCode::BAD_REQUEST,
+            "INVALID_SETTINGS",
+            msg,
+            Value::Null,
+        ),
+        S::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND", msg, Value::Null),
+        S::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT", msg, Value::Null),
+        S::Upstream(_) | S::Content(_) => (StatusCode::BAD_GATEWAY, "UPSTREAM", msg, Value::Null),
+        S::Stopped => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            msg,
+            Value::Null,
+        ),
+        S::Registry(r) => registry_parts(r, msg),
+        S::Store(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "UNKNOWN",
             "internal server error".into(),

@@ -3,7 +3,6 @@
 
 mod api;
 mod blobs;
-mod body;
 mod error;
 mod head_body;
 mod limits;
@@ -84,11 +83,13 @@ async fn route(
             listing::referrers(req, registry, &RepoName::parse(name)?, digest).await
         }
         Route::Manifest { name, reference } => {
+            let repo = pulled_repo(req, registry, name, read).await?;
             let body = body_stream(payload, edge);
-            manifests::handle(req, body, registry, &RepoName::parse(name)?, reference).await
+            manifests::handle(req, body, registry, &repo, reference).await
         }
         Route::Blob { name, digest } => {
-            blobs::handle(req, registry, &RepoName::parse(name)?, digest).await
+            let repo = pulled_repo(req, registry, name, read).await?;
+            blobs::handle(req, registry, &repo, digest).await
         }
         Route::UploadStart { name } if method == Method::POST => {
             uploads::start(req, payload, registry, edge, &RepoName::parse(name)?).await
@@ -101,6 +102,24 @@ async fn route(
     }
 }
 
+/// The repository a request names; for a pull, the one that answers it: containerd names
+/// the registry it mirrors in `?ns=`, and Docker's registry-mirrors send pulls of Docker
+/// Hub's repositories as they are named there (see `Registry::route`).
+async fn pulled_repo(
+    req: &HttpRequest,
+    registry: &Registry,
+    name: &str,
+    read: bool,
+) -> Result<RepoName, ApiError> {
+    let repo = RepoName::parse(name)?;
+    if !read {
+        return Ok(repo);
+    }
+    Ok(registry
+        .route(repo, query_param(req, "ns").as_deref())
+        .await?)
+}
+
 /// A request header as text, if present and valid.
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
@@ -111,7 +130,7 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 fn body_stream(payload: web::Payload, edge: &Edge) -> impl crate::registry::ByteStream {
     use futures_util::StreamExt;
     let bytes = payload.map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string())));
-    body::IdleTimeout::new(bytes, edge.limits.body_idle_timeout)
+    crate::registry::IdleTimeout::new(bytes, edge.limits.body_idle_timeout)
 }
 
 /// The first value of query parameter `name`, percent-decoded. Repeats are ignored (old
