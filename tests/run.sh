@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# The project's one test command (README, CI). Installs the Debian packages whose real clients
-# the interop tests drive, if missing, then runs every test.
+# The project's one test command (README, CI). Installs the Debian packages whose real
+# programs the integration tests drive, if missing, then runs every test:
+#   skopeo, podman            clients (interop, soak)
+#   docker-registry           CNCF distribution 2.8: the upstreams of the mirror tests
+#   apache2-utils             htpasswd, for an upstream behind basic auth
+#   containerd, docker.io     engines pulling through hoist (ctr, dockerd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in skopeo podman; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for pair in skopeo:skopeo podman:podman docker-registry:docker-registry htpasswd:apache2-utils \
+    containerd:containerd ctr:containerd dockerd:docker.io; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 if ((${#missing[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "installing ${missing[*]} from Debian"
+    packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+    echo "installing $packages from Debian"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $packages >/dev/null
 fi
 
 cargo test --locked "$@"

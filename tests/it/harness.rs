@@ -14,6 +14,9 @@ pub struct Hoist {
     pub data_dir: PathBuf,
     /// Keeps the temp dir (data and log) alive as long as the server.
     root: std::sync::Arc<tempfile::TempDir>,
+    /// What `start_configured` gave, for restarts.
+    args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Hoist {
@@ -26,7 +29,28 @@ impl Hoist {
     pub fn start_with(extra: &[&str]) -> Hoist {
         let root = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
         let data_dir = root.path().join("data");
-        Self::spawn(root, data_dir, extra)
+        let mut h = Self::spawn(root, data_dir, extra);
+        h.args = extra.iter().map(|s| s.to_string()).collect();
+        h
+    }
+
+    /// Start hoist on a fresh data dir with `config` as its TOML config file, `env` added to
+    /// its environment (secrets named by `password_env`, say) and extra `serve` flags.
+    pub fn start_configured(config: &str, env: &[(&str, &str)], extra: &[&str]) -> Hoist {
+        let root = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+        let path = root.path().join("hoist.toml");
+        std::fs::write(&path, config).expect("write config");
+        let data_dir = root.path().join("data");
+        let mut args: Vec<String> = vec!["--config".into(), path.display().to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut h = Self::spawn_env(root, data_dir, &args, &env);
+        h.args = args;
+        h.env = env;
+        h
     }
 
     /// Start hoist on `data_dir`, a directory the test prepared (a small file system, say);
@@ -48,15 +72,33 @@ impl Hoist {
         self.respawn()
     }
 
-    /// Start a new server on this stopped one's data dir.
-    fn respawn(self) -> Hoist {
+    /// Start a new server on this stopped one's data dir, with the same flags and
+    /// environment as the first one was given by `start_configured`.
+    fn respawn(mut self) -> Hoist {
         let root = std::sync::Arc::clone(&self.root);
         let data_dir = self.data_dir.clone();
+        let (args, env) = (
+            std::mem::take(&mut self.args),
+            std::mem::take(&mut self.env),
+        );
         drop(self);
-        Self::spawn(root, data_dir, &[])
+        let mut h = Self::spawn_env(root, data_dir, &args, &env);
+        h.args = args;
+        h.env = env;
+        h
     }
 
     fn spawn(root: std::sync::Arc<tempfile::TempDir>, data_dir: PathBuf, extra: &[&str]) -> Hoist {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Self::spawn_env(root, data_dir, &extra, &[])
+    }
+
+    fn spawn_env(
+        root: std::sync::Arc<tempfile::TempDir>,
+        data_dir: PathBuf,
+        extra: &[String],
+        env: &[(String, String)],
+    ) -> Hoist {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -67,6 +109,7 @@ impl Hoist {
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("HOIST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(log)
@@ -95,6 +138,8 @@ impl Hoist {
             addr,
             data_dir,
             root,
+            args: Vec::new(),
+            env: Vec::new(),
         }
     }
 
