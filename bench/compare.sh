@@ -32,38 +32,12 @@ chmod 755 "$work"   # nginx workers run unprivileged and must reach the static f
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 S2=application/vnd.docker.distribution.manifest.v2+json
 SKOPEO=(skopeo --insecure-policy)
 
 # ---- images: the recorded test image, one with a BLOB_MB layer, one with 4 BIG_LAYER_MB layers
-make_layout() { # dir, layer count, MB per layer
-  python3 - "$@" <<'PY'
-import gzip, hashlib, io, json, os, sys, tarfile
-out, n, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-blobs = os.path.join(out, "blobs", "sha256"); os.makedirs(blobs, exist_ok=True)
-def put(b):
-    d = hashlib.sha256(b).hexdigest(); open(os.path.join(blobs, d), "wb").write(b); return d
-layers, diffs = [], []
-for i in range(n):
-    data = os.urandom(mb * 1024 * 1024)
-    t = io.BytesIO()
-    with tarfile.open(fileobj=t, mode="w") as tar:
-        info = tarfile.TarInfo(f"layer{i}.bin"); info.size = len(data); tar.addfile(info, io.BytesIO(data))
-    raw = t.getvalue(); diffs.append("sha256:" + hashlib.sha256(raw).hexdigest())
-    gz = gzip.compress(raw, compresslevel=1, mtime=0)
-    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + put(gz), "size": len(gz)})
-config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diffs},
-                     "history": [{"created": "2026-01-01T00:00:00Z", "created_by": f"layer {i}"} for i in range(n)]}).encode()
-manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + put(config), "size": len(config)},
-    "layers": layers}).encode()
-md = put(manifest)
-json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + md,
-    "size": len(manifest), "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}, open(os.path.join(out, "index.json"), "w"))
-open(os.path.join(out, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
-PY
-}
 cp -r tests/fixtures/layout/simple "$work/small"
 make_layout "$work/blob" 1 "$BLOB_MB"
 make_layout "$work/big" 4 "$BIG_LAYER_MB"
@@ -178,8 +152,6 @@ upload_blob "http://$DIST" bench/huge "$huge_file" "$huge_digest"
 mkdir -p "$work/static/v2/bench/huge/blobs"
 ln "$huge_file" "$work/static/v2/bench/huge/blobs/$huge_digest"
 declare -A huge whole_run_peak
-reset_peak() { echo 5 >"/proc/$1/clear_refs"; }   # VmHWM restarts from the current RSS
-peak_mb() { awk '/VmHWM/{printf "%.1f", $2/1024}' "/proc/$1/status"; }
 get_huge() { # base url -> aggregate MB/s of HUGE_CONNS simultaneous whole downloads
   local start i sizes=$work/huge.sizes
   : >"$sizes"

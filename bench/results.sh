@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates bench/RESULTS.md: every benchmark in one run on this machine, then the issue's
-# targets read off the figures. About 20 minutes on 2 cores; run it on an otherwise idle machine.
+# targets read off the figures. About 30 minutes on 2 cores; run it on an otherwise idle machine.
 #
 #   bash bench/results.sh
 # Needs what bench/compare.sh needs (bench/smoke.sh installs it).
@@ -12,6 +12,8 @@ trap 'rm -rf "$work"' EXIT
 
 OUT=$work/compare.md bash bench/compare.sh >/dev/null
 bash bench/manifest_get.sh >"$work/manifest_get.md"
+bash bench/stalls.sh >"$work/stalls.md"
+OUT=$work/mirror.md bash bench/mirror.sh >/dev/null
 cargo bench --locked --bench scale 2>/dev/null | grep -E '^(seeded|tags/list|manifest|_catalog|whole|RSS|restart)' >"$work/scale.txt"
 cargo bench --locked --bench formats 2>/dev/null >"$work/formats.txt"
 
@@ -50,7 +52,16 @@ targets() {
   echo "| skopeo pull time <= distribution's | ${pull}x | $(met "$pull" "<=" 1) |"
   echo "| peak RSS < 100 MB, 64 clients of a 1 GB blob | $huge_rss MB | $(met "$huge_rss" "<=" 100) |"
   echo "| start-up < 1 s with 100,000 tags (after SIGTERM and after kill -9) | $start ms | $(met "$start" "<=" 1000) |"
+  local m_sync m_cold m_warm m_rss
+  m_sync=$(mirror_cell "mirror a" 5); m_cold=$(mirror_cell "cold pull" 5); m_warm=$(mirror_cell "warm pull through" 5)
+  m_rss=$(sed -n 's/.*peak RSS \([0-9.]*\) MB.*/\1/p' "$work/mirror.md")
+  echo "| hoist sync time <= skopeo sync's (200 MB, 4 layers) | ${m_sync}x | $(met "$m_sync" "<=" 1) |"
+  echo "| cold pull through a prefix <= distribution's proxy cache | ${m_cold}x | $(met "$m_cold" "<=" 1) |"
+  echo "| warm pull through a prefix <= 1.10x a plain local pull | ${m_warm}x | $(met "$m_warm" "<=" 1.10) |"
+  echo "| peak RSS < 100 MB while mirroring a 1 GB image | $m_rss MB | $(met "$m_rss" "<=" 100) |"
 }
+# Cell n of the row of the mirroring table whose first cell contains $1.
+mirror_cell() { awk -F' *[|] *' -v s="$1" -v n="$2" 'NF == 7 && index($2, s) {print $(n + 1)}' "$work/mirror.md"; }
 
 {
   echo "# hoist benchmark results"
@@ -69,6 +80,12 @@ targets() {
   cat "$work/compare.md"
   echo
   cat "$work/manifest_get.md"
+  echo
+  echo "## Reads while uploads stall (\`bash bench/stalls.sh\`)"
+  echo
+  cat "$work/stalls.md"
+  echo
+  cat "$work/mirror.md"
   echo
   echo "## Scale: 10,000 repositories x 10 tags (\`cargo bench --bench scale\`)"
   echo

@@ -18,5 +18,6 @@ cargo build --locked
 SMOKE=1 HOIST_BIN=target/debug/hoist bash bench/compare.sh
 DURATION=1s REPEAT=1 CONNECTIONS=4 HOIST_BIN=target/debug/hoist bash bench/manifest_get.sh
 SMOKE=1 HOIST_BIN=target/debug/hoist bash bench/stalls.sh
+SMOKE=1 HOIST_BIN=target/debug/hoist bash bench/mirror.sh
 SCALE_REPOS=100 cargo bench --locked --profile dev --bench scale
 cargo bench --locked --profile dev --bench formats -- --test

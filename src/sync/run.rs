@@ -124,7 +124,7 @@ impl Syncer {
             .iter()
             .filter(|t| mirror.tags.keeps(t))
             .collect();
-        let mut failed = 0;
+        let mut failed: Vec<String> = Vec::new();
         for tag in kept {
             if self.shutdown.is_cancelled() {
                 return Err(SyncError::Stopped);
@@ -147,7 +147,7 @@ impl Syncer {
                 Ok((o, d)) => (o, Some(d.to_string()), None),
                 Err(SyncError::Stopped) => return Err(SyncError::Stopped),
                 Err(e) => {
-                    failed += 1;
+                    failed.push(format!("{tag}: {e}"));
                     (TagOutcome::Failed, None, Some(e.to_string()))
                 }
             };
@@ -174,9 +174,19 @@ impl Syncer {
             self.remove_deleted(run, mirror, &local, &upstream_tags, summary)
                 .await?;
         }
-        if failed > 0 {
+        if !failed.is_empty() {
+            // The first few in full; the run's events have every one.
+            let shown: Vec<&str> = failed.iter().take(3).map(String::as_str).collect();
+            let more = failed.len() - shown.len();
+            let tail = if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            };
             return Err(SyncError::Content(format!(
-                "{failed} tag(s) failed (see the run's events)"
+                "{} tag(s) failed: {}{tail}",
+                failed.len(),
+                shown.join("; ")
             )));
         }
         Ok(())
