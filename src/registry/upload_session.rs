@@ -20,7 +20,7 @@ pub(super) type Guard = tokio::sync::OwnedMutexGuard<Cursor>;
 pub(super) struct Cursor {
     /// The upload file's name under `uploads/`.
     pub id: String,
-    /// Bytes kept in the file: exactly what a status request reports.
+    /// Bytes in the file.
     offset: u64,
     /// sha256 over exactly those bytes; `None` after a restart or a failed cut-back (the
     /// file is hashed again at the end then).
@@ -51,9 +51,16 @@ impl Cursor {
         self.offset
     }
 
+    /// The file's length after a write or a cut-back.
     pub fn set_offset(&mut self, offset: u64) {
         self.offset = offset;
-        self.shown.store(offset, Ordering::Release);
+    }
+
+    /// Make the offset what status requests report: done when a chunk has been kept whole
+    /// (or taken back), so a status never shows bytes of a chunk still arriving, which may
+    /// yet be taken back.
+    pub fn publish(&self) {
+        self.shown.store(self.offset, Ordering::Release);
     }
 }
 
@@ -181,6 +188,8 @@ mod tests {
         let mut guard = Arc::clone(&s.cursor).lock_owned().await;
         guard.set_offset(9);
         assert!(s.cursor.try_lock().is_err(), "held by the writer");
+        assert_eq!(s.offset(), 5, "a chunk still arriving is not shown");
+        guard.publish();
         assert_eq!(s.offset(), 9);
     }
 }

@@ -163,6 +163,7 @@ impl Registry {
         chunk: ChunkHeaders,
         body: impl ByteStream,
     ) -> Result<Guard, RegistryError> {
+        let guard = self.drop_leftovers(session, guard).await?;
         let start = guard.offset();
         if let Some(range) = chunk.range {
             if range.start != start {
@@ -206,7 +207,10 @@ impl Registry {
                     received,
                 })
             }
-            _ => Ok(guard),
+            _ => {
+                guard.publish();
+                Ok(guard)
+            }
         }
     }
 
@@ -216,16 +220,33 @@ impl Registry {
         mut guard: Guard,
         offset: u64,
         hasher: Option<Hasher>,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Guard, RegistryError> {
         let space = Arc::clone(&self.upload_space);
         self.blocking_once(move |s| {
             s.uploads.open(&guard.id)?.truncate(offset)?;
-            space.release(guard.offset() - offset);
+            space.release(guard.offset().saturating_sub(offset));
             guard.set_offset(offset);
+            guard.publish();
             guard.hasher = hasher;
-            Ok(())
+            Ok(guard)
         })
         .await
+    }
+
+    /// Take back what a request dropped mid-chunk left after the last kept chunk: its bytes
+    /// were never kept (status never showed them), so they must not become part of the blob.
+    async fn drop_leftovers(
+        &self,
+        session: &Session,
+        guard: Guard,
+    ) -> Result<Guard, RegistryError> {
+        let kept = session.offset();
+        if guard.offset() == kept {
+            return Ok(guard);
+        }
+        tracing::info!(upload.id = %guard.id, kept, file = guard.offset(), "taking back a chunk its request dropped");
+        // The hash state covered the dropped bytes too: the end hashes the file again.
+        self.rewind(guard, kept, None).await
     }
 
     /// Fail early when the disk or the uploads' share of it cannot take `needed` bytes.
