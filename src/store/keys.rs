@@ -1,5 +1,6 @@
-//! hoist's persistent schema1 signing key: `schema1-signing-key.pem` in the data dir, a
-//! P-256 key in the SEC1 PEM format distribution and libtrust read, made on first start.
+//! hoist's persistent P-256 keys in the data dir, in the SEC1 PEM format distribution and
+//! libtrust read, each made on first start: `schema1-signing-key.pem` signs schema1
+//! manifests, `token-signing-key.pem` signs the bearer tokens of `/token`.
 
 use super::StoreError;
 use crate::oci::schema1::jws::SchemaKey;
@@ -7,11 +8,17 @@ use std::io::Write;
 use std::path::Path;
 
 pub const KEY_FILE: &str = "schema1-signing-key.pem";
+pub const TOKEN_KEY_FILE: &str = "token-signing-key.pem";
 
 pub fn load_or_create(data_dir: &Path) -> Result<SchemaKey, StoreError> {
-    let path = data_dir.join(KEY_FILE);
+    load_or_create_named(data_dir, KEY_FILE)
+}
+
+/// The key in `file` of the data dir, made (and written atomically) if there is none.
+pub fn load_or_create_named(data_dir: &Path, file: &'static str) -> Result<SchemaKey, StoreError> {
+    let path = data_dir.join(file);
     let bad = |reason: String| StoreError::Corrupt {
-        table: KEY_FILE,
+        table: file,
         reason,
     };
     match std::fs::read_to_string(&path) {
@@ -20,12 +27,16 @@ pub fn load_or_create(data_dir: &Path) -> Result<SchemaKey, StoreError> {
             let key = generate().map_err(bad)?;
             let pem = key.to_pem().map_err(|e| bad(e.to_string()))?;
             // Written whole to a temp file and renamed, so a crash never leaves half a key.
-            let temp = data_dir.join(format!(".{KEY_FILE}.tmp"));
+            let temp = data_dir.join(format!(".{file}.tmp"));
             let mut file = private_file(&temp)?;
             file.write_all(pem.as_bytes())?;
             file.sync_all()?;
             std::fs::rename(&temp, &path)?;
-            tracing::info!(key_id = key.key_id(), "created schema1 signing key");
+            tracing::info!(
+                key_id = key.key_id(),
+                key_file = path.display().to_string(),
+                "created a signing key"
+            );
             Ok(key)
         }
         Err(e) => Err(e.into()),

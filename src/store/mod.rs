@@ -12,8 +12,8 @@ pub mod uploads;
 pub use blobs::BlobStore;
 pub use error::StoreError;
 pub use meta::{
-    ManifestRecord, Meta, Origin, Page, PutManifest, PutOutcome, PutSyncedTag, PutVariant,
-    ReferrerRecord, SettingsKind, UploadRecord,
+    AuthTable, ManifestRecord, Meta, Origin, Page, PutManifest, PutOutcome, PutSyncedTag,
+    PutVariant, ReferrerRecord, SettingsKind, UploadRecord,
 };
 pub use space::DiskSpace;
 pub use uploads::{UploadFile, UploadFiles};
@@ -29,6 +29,8 @@ pub struct Store {
     pub uploads: UploadFiles,
     /// The key schema1 variants are signed with.
     pub signing_key: crate::oci::schema1::jws::SchemaKey,
+    /// The key bearer tokens are signed with.
+    pub token_key: crate::oci::schema1::jws::SchemaKey,
     root: PathBuf,
 }
 
@@ -41,6 +43,7 @@ impl Store {
             blobs: BlobStore::new(data_dir.join("blobs"))?,
             uploads: UploadFiles::new(data_dir.join("uploads"))?,
             signing_key: keys::load_or_create(data_dir)?,
+            token_key: keys::load_or_create_named(data_dir, keys::TOKEN_KEY_FILE)?,
             root: data_dir.to_owned(),
         };
         store.remove_orphan_uploads()?;

@@ -10,7 +10,8 @@ use p256::pkcs8::EncodePublicKey;
 use p256::EncodedPoint;
 use serde_json::Value;
 
-/// A P-256 key that signs schema1 manifests, with its libtrust KeyID.
+/// A P-256 key with its libtrust KeyID: it signs schema1 manifests, and (another instance)
+/// hoist's Docker-style bearer tokens, whose `kid` is such a KeyID too.
 #[derive(Clone)]
 pub struct SchemaKey {
     signing: SigningKey,
@@ -64,6 +65,18 @@ impl SchemaKey {
     /// The libtrust KeyID, e.g. `OE32:NVFM:5L3A:…`.
     pub fn key_id(&self) -> &str {
         &self.key_id
+    }
+
+    /// The raw ES256 signature (r || s, 64 bytes) of `data`, as JWS and JWT carry it.
+    pub fn sign_es256(&self, data: &[u8]) -> Vec<u8> {
+        let signature: Signature = self.signing.sign(data);
+        signature.to_bytes().to_vec()
+    }
+
+    /// Whether `signature` (r || s) is this key's ES256 signature of `data`.
+    pub fn verify_es256(&self, data: &[u8], signature: &[u8]) -> bool {
+        Signature::from_slice(signature)
+            .is_ok_and(|s| self.signing.verifying_key().verify(data, &s).is_ok())
     }
 
     /// Sign `payload` (a canonical schema1 document) into the pretty-JWS layout. ECDSA here

@@ -2,6 +2,7 @@
 //! referrers. One write transaction per domain operation; all calls block (run them on
 //! `spawn_blocking`).
 
+mod auth;
 mod manifests;
 mod records;
 mod repos;
@@ -10,6 +11,7 @@ mod tables;
 mod uploads;
 mod variants;
 
+pub use auth::AuthTable;
 pub use records::{
     ManifestRecord, Origin, Page, PutManifest, PutOutcome, PutSyncedTag, PutVariant,
     ReferrerRecord, UploadRecord,
@@ -79,6 +81,11 @@ impl Meta {
             txn.open_table(SYNC_EVENTS)?;
             txn.open_table(MIRRORED_TAGS)?;
             txn.open_table(SYNC_PARTIALS)?;
+            txn.open_table(USERS)?;
+            txn.open_table(ACCESS_TOKENS)?;
+            txn.open_table(AUTH_RULES)?;
+            txn.open_table(SESSIONS)?;
+            txn.open_table(AUDIT)?;
         }
         txn.commit()?;
         Ok(Meta {

@@ -41,3 +41,13 @@ pub const MIRRORED_TAGS: TableDefinition<(&str, &str), &[u8]> =
 /// (repo, blob digest) -> id of the upload session a half-fetched blob resumes from.
 pub const SYNC_PARTIALS: TableDefinition<(&str, &str), &str> =
     TableDefinition::new("sync_partials.v1");
+/// user name -> JSON user record (password hash, admin, groups).
+pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users.v1");
+/// access token id -> JSON token record (hash of its secret, scopes, expiry, last use).
+pub const ACCESS_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("access_tokens.v1");
+/// rule id -> JSON permission rule (those made through the API).
+pub const AUTH_RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("auth_rules.v1");
+/// session id -> JSON console session.
+pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions.v1");
+/// (unix milliseconds, sequence) -> JSON audit record.
+pub const AUDIT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("audit.v1");
