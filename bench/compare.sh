@@ -136,6 +136,34 @@ scenario "manifest GET, no Accept (schema1)" wrk /v2/bench/small/manifests/lates
 scenario "blob HEAD" ab "/v2/bench/blob/blobs/$blob_digest" "/v2/bench/blob/blobs/$blob_digest" ""
 scenario "blob GET ${BLOB_MB} MB" wrk "/v2/bench/blob/blobs/$blob_digest" "/v2/bench/blob/blobs/$blob_digest" ""
 
+# ---- access control: manifest GET by tag with a bearer token, against the same without auth
+auth_dir=$work/hoist-auth
+mkdir -p "$auth_dir"
+printf '[auth]\nenabled = true\n' >"$auth_dir/hoist.toml"
+HOIST_ADMIN_PASSWORD=bench-password "$BIN" serve --listen 127.0.0.1:0 --data-dir "$auth_dir/data" \
+  --config "$auth_dir/hoist.toml" --log warn >"$auth_dir/out" 2>"$auth_dir/log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q listening "$auth_dir/out" 2>/dev/null && break; sleep 0.1; done
+AUTHED=$(sed -n 's/.*http:\/\///p' "$auth_dir/out" | head -1)
+"${SKOPEO[@]}" copy -q --format v2s2 --dest-tls-verify=false --dest-creds admin:bench-password \
+  "oci:$work/small:latest" "docker://$AUTHED/bench/small:latest"
+bearer=$(curl -sf -u admin:bench-password "http://$AUTHED/token?service=hoist&scope=repository:bench/small:pull" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+declare -A auth_result
+for c in $CONNS; do
+  auth_result["plain|$c"]=$(for r in $(seq "$REPEAT"); do run_wrk "http://$HOIST/v2/bench/small/manifests/latest" "$c" "$S2"; done | median)
+  auth_result["bearer|$c"]=$(for r in $(seq "$REPEAT"); do
+    wrk -t2 -c"$c" -d"$DURATION" --latency -H "Accept: $S2" -H "Authorization: Bearer $bearer" \
+      "http://$AUTHED/v2/bench/small/manifests/latest" | awk '
+      function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+      /Requests\/sec/ {r=$2} $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)} /Non-2xx/ {bad=1}
+      END { if (bad) print "error"; else printf "%.0f %.3f %.3f\n", r, p50, p99 }'
+  done | median)
+done
+# /token: Basic credentials in, a signed ES256 token out (credentials are cached after the first).
+token_rate=$(wrk -t2 -c16 -d"$DURATION" -H "Authorization: Basic $(printf 'admin:bench-password' | base64)" \
+  "http://$AUTHED/token?service=hoist&scope=repository:bench/small:pull" | awk '/Requests\/sec/ {printf "%.0f", $2} /Non-2xx/ {print " error"}')
+
 # ---- one huge blob to HUGE_CONNS clients at once: throughput, and hoist's peak RSS meanwhile
 huge_file=$work/huge.bin
 head -c "$((HUGE_MB * 1024 * 1024))" /dev/urandom >"$huge_file"
@@ -246,6 +274,18 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0 || a == "" || b == "") pr
       echo "| $name | $c | $(ratio "$hr" "$dr") | $(ratio "$hr" "$nr") | $(ratio "$h50" "$d50") | $(ratio "$h50" "$n50") | $(ratio "$h99" "$d99") | $(ratio "$h99" "$n99") |"
     done
   done
+  echo
+  echo "Access control: manifest GET by tag with a bearer token (hoist with \`[auth] enabled = true\`) against the same without auth, measured back to back."
+  echo
+  echo "| conns | no auth req/s | bearer req/s | bearer/no auth | no auth p50 ms | bearer p50 ms | no auth p99 ms | bearer p99 ms |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for c in $CONNS; do
+    read -r pr p50 p99 _ <<<"${auth_result["plain|$c"]:-}"
+    read -r br b50 b99 <<<"${auth_result["bearer|$c"]:-}"
+    echo "| $c | $pr | $br | $(ratio "$br" "$pr") | $p50 | $b50 | $p99 | $b99 |"
+  done
+  echo
+  echo "\`/token\` issues $token_rate tokens/s (16 connections, Basic credentials, ES256)."
   echo
   echo "| $HUGE_CONNS clients each GET one ${HUGE_MB} MB blob at once | hoist | distribution | nginx | hoist/distribution | hoist/nginx |"
   echo "|---|---|---|---|---|---|"

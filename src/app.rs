@@ -25,7 +25,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let registry = Registry::new(std::sync::Arc::clone(&store), config.registry.clone())
         .context("reading the data disk's size and the uploads in progress")?;
     let registry = web::Data::from(registry);
-    let edge = web::Data::new(crate::http::Edge::new(config.edge.clone()));
+    let edge = web::Data::new(crate::http::Edge::new(
+        config.edge.clone(),
+        config.public_url.clone(),
+    ));
 
     let shutdown = CancellationToken::new();
     let sweeper = actix_web::rt::spawn(sweep_uploads(registry.clone(), shutdown.clone()));
@@ -41,6 +44,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     registry.set_origin(std::sync::Arc::downgrade(&origin));
     let worker = tokio::spawn(std::sync::Arc::clone(&syncer).run_worker());
     let syncer = web::Data::from(syncer);
+    let auth = crate::auth::Auth::new(std::sync::Arc::clone(&store), config.auth.clone())
+        .await
+        .context("access control")?;
+    let admin_password = if auth.enabled() {
+        let given = std::env::var("HOIST_ADMIN_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty());
+        auth.bootstrap_admin(given)
+            .await
+            .context("creating the first user")?
+    } else {
+        None
+    };
+    if config.auth_off_on_network {
+        tracing::warn!(listen = %config.listen, "access control is off (auth.enabled = false) although hoist listens beyond loopback: anyone who reaches it may push and delete");
+    }
+    let gate = web::Data::new(crate::http::gate::Gate::new(
+        std::sync::Arc::clone(&auth),
+        config.public_url.clone(),
+    ));
+    let pruner = actix_web::rt::spawn(prune_audit(std::sync::Arc::clone(&auth), shutdown.clone()));
 
     let app_registry = registry.clone();
     let server = HttpServer::new(move || {
@@ -48,7 +72,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .app_data(app_registry.clone())
             .app_data(edge.clone())
             .app_data(syncer.clone())
+            .app_data(gate.clone())
             .configure(crate::http::configure)
+            .configure(crate::admin::configure)
     })
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)
     // Without it, the short last write of a blob waits for the client's delayed ACK (Nagle):
@@ -56,16 +82,38 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .tcp_nodelay(true)
     // Our own handlers, registered before the start-up line: actix would install its own
     // only when the server is first polled, so a signal right after the line killed us.
-    .disable_signals()
-    .bind(config.listen)
+    .disable_signals();
+    let tls = match &config.tls {
+        Some(files) => Some(
+            crate::http::tls::ReloadingCert::load(files.clone())
+                .map_err(anyhow::Error::msg)
+                .context("loading the TLS certificate")?,
+        ),
+        None => None,
+    };
+    let server = match &tls {
+        Some(cert) => {
+            let tls_config = cert.server_config().map_err(anyhow::Error::msg)?;
+            server.bind_rustls_0_23(config.listen, tls_config)
+        }
+        None => server.bind(config.listen),
+    }
     .with_context(|| format!("binding {}", config.listen))?;
+    if let Some(cert) = tls.clone() {
+        actix_web::rt::spawn(reload_on_sighup(cert));
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let signals = Signals::register()?;
     let addrs = server.addrs();
     let server = server.run();
     actix_web::rt::spawn(stop_on_signal(signals, server.handle()));
     for addr in addrs {
         // Tests and scripts read the bound address (port 0 picks one) from this line.
-        println!("hoist listening on http://{addr}");
+        println!("hoist listening on {scheme}://{addr}");
+    }
+    if let Some(password) = admin_password {
+        // Shown this once; only its hash is kept.
+        println!("hoist created the user admin with password {password} (shown once; change it with hoist user passwd)");
     }
     std::io::stdout().flush()?;
     tracing::info!(data_dir = %config.data_dir.display(), "serving");
@@ -73,6 +121,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     server.await?;
     shutdown.cancel();
     sweeper.await?;
+    pruner.await?;
     worker.await?;
     drop(origin);
     tracing::info!("stopped");
@@ -89,6 +138,40 @@ async fn sweep_uploads(registry: web::Data<Registry>, shutdown: CancellationToke
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(UPLOAD_SWEEP_EVERY) => {}
+        }
+    }
+}
+
+/// How often the audit log is pruned of entries past their retention.
+const AUDIT_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+async fn prune_audit(auth: std::sync::Arc<crate::auth::Auth>, shutdown: CancellationToken) {
+    loop {
+        match auth.prune_audit().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "pruned the audit log"),
+            Err(e) => tracing::warn!(error = %e, "pruning the audit log failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(AUDIT_PRUNE_EVERY) => {}
+        }
+    }
+}
+
+/// Read the TLS certificate again at each SIGHUP.
+async fn reload_on_sighup(cert: std::sync::Arc<crate::http::tls::ReloadingCert>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("no SIGHUP handler: the TLS certificate will not be reloaded");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match cert.reload() {
+            Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: the TLS certificate was not reloaded; the old one stays")
+            }
         }
     }
 }

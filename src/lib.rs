@@ -4,7 +4,9 @@
 //! `oci`.
 //! `app` is the only module that wires them together.
 
+pub mod admin;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -18,11 +18,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the registry (defaults: 127.0.0.1:5000, data in ./hoist-data)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List every form (variant) a tag has: kind, media type, digest, size, source, transform
     Inspect(hoist::cli::inspect::InspectArgs),
     /// Run mirror rules now on the running server and show their progress
     Sync(hoist::cli::sync::SyncArgs),
+    /// Manage users on the running server: add, rm, passwd, list
+    User(hoist::cli::user::UserArgs),
 }
 
 #[actix_web::main]
@@ -39,5 +41,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Inspect(args) => hoist::cli::inspect::run(args).await,
         Command::Sync(args) => hoist::cli::sync::run(args).await,
+        Command::User(args) => hoist::cli::user::run(args).await,
     }
 }

@@ -1,6 +1,10 @@
 //! One configuration struct, layered: defaults < TOML file < `HOIST_*` environment < flags.
 //! clap resolves flags over the environment; the file fills in what neither gave.
 
+mod auth;
+
+pub use auth::TlsFiles;
+
 use crate::http::EdgeLimits;
 use crate::oci::Platform;
 use crate::registry::{RegistryConfig, SizeLimit};
@@ -56,6 +60,15 @@ pub struct ServeArgs {
     /// Refuse manifests whose blobs or children are not pushed yet (no sparse manifests)
     #[arg(long, env = "HOIST_REJECT_MISSING_REFERENCES")]
     pub reject_missing_references: bool,
+    /// The URL clients reach hoist at (behind a reverse proxy), for token realms and Locations
+    #[arg(long, env = "HOIST_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// PEM certificate chain to serve TLS with (reloaded on SIGHUP)
+    #[arg(long, env = "HOIST_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate
+    #[arg(long, env = "HOIST_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +90,11 @@ struct FileConfig {
     mirrors: Vec<MirrorSettings>,
     #[serde(default)]
     proxies: Vec<ProxySettings>,
+    public_url: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    #[serde(default)]
+    auth: auth::AuthSection,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +114,12 @@ pub enum ConfigError {
     Size { key: &'static str, value: String },
     #[error("{key} must be at least 1")]
     Zero { key: &'static str },
+    #[error("{0}")]
+    Auth(String),
+    #[error("public_url {0:?} must be an http:// or https:// URL")]
+    PublicUrl(String),
+    #[error("tls_cert and tls_key go together")]
+    TlsHalf,
 }
 
 /// The resolved configuration.
@@ -108,6 +132,12 @@ pub struct Config {
     pub edge: EdgeLimits,
     /// Upstreams, mirror rules and pull-through prefixes from the file.
     pub sync: SyncConfig,
+    pub auth: crate::auth::AuthConfig,
+    /// Access control was turned off although hoist listens beyond loopback.
+    pub auth_off_on_network: bool,
+    /// Where clients reach hoist, without a trailing slash (realms, Locations).
+    pub public_url: Option<String>,
+    pub tls: Option<TlsFiles>,
 }
 
 impl Config {
@@ -166,6 +196,31 @@ impl Config {
                 key: "uploads_per_client",
             });
         }
+        let env_auth = std::env::var("HOIST_AUTH_ENABLED")
+            .ok()
+            .map(|v| matches!(v.trim(), "1" | "true" | "on" | "yes"));
+        let (auth_config, auth_off_on_network) = file
+            .auth
+            .resolve(env_auth, &listen)
+            .map_err(ConfigError::Auth)?;
+        let public_url = match args.public_url.clone().or(file.public_url) {
+            Some(url) => {
+                let trimmed = url.trim().trim_end_matches('/').to_owned();
+                if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
+                    return Err(ConfigError::PublicUrl(url));
+                }
+                Some(trimmed)
+            }
+            None => None,
+        };
+        let tls = match (
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => return Err(ConfigError::TlsHalf),
+        };
         Ok(Config {
             listen,
             data_dir: args
@@ -199,6 +254,10 @@ impl Config {
                 mirrors: file.mirrors,
                 proxies: file.proxies,
             },
+            auth: auth_config,
+            auth_off_on_network,
+            public_url,
+            tls,
         })
     }
 }

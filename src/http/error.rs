@@ -26,6 +26,19 @@ pub enum ApiError {
     },
     /// A malformed request to hoist's own API.
     BadRequest(String),
+    /// No (good) credentials: 401 with the challenge that says how to get some.
+    Unauthorized {
+        challenge: String,
+        message: String,
+    },
+    /// Signed in, but not allowed.
+    Denied(String),
+    /// Too many failed logins from this client.
+    Locked {
+        for_secs: u64,
+    },
+    /// What access control said about a change (users, tokens, rules).
+    Auth(crate::auth::AuthError),
     /// What the sync layer said (its settings, runs, upstreams).
     Sync(crate::sync::SyncError),
     /// An upload error that leaves the upload resumable: sent with where it stands.
@@ -48,6 +61,15 @@ impl From<crate::sync::SyncError> for ApiError {
         match e {
             crate::sync::SyncError::Registry(r) => ApiError::Registry(r),
             other => ApiError::Sync(other),
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        match e {
+            crate::auth::AuthError::Locked { for_secs } => ApiError::Locked { for_secs },
+            other => ApiError::Auth(other),
         }
     }
 }
@@ -85,6 +107,17 @@ impl ApiError {
         match self {
             ApiError::Upload { error, .. } => registry_parts(error, msg),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST", msg, Value::Null),
+            ApiError::Unauthorized { .. } => {
+                (StatusCode::UNAUTHORIZED, "UNAUTHORIZED", msg, Value::Null)
+            }
+            ApiError::Denied(_) => (StatusCode::FORBIDDEN, "DENIED", msg, Value::Null),
+            ApiError::Locked { for_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOOMANYREQUESTS",
+                msg,
+                json!({"retry_after": for_secs}),
+            ),
+            ApiError::Auth(e) => auth_parts(e, msg),
             ApiError::Sync(e) => sync_parts(e, msg),
             ApiError::TooManyUploads { client, in_flight } => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -118,7 +151,12 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             ApiError::Registry(e) | ApiError::Upload { error: e, .. } => e.to_string(),
-            ApiError::BadRequest(m) => m.clone(),
+            ApiError::BadRequest(m) | ApiError::Denied(m) => m.clone(),
+            ApiError::Unauthorized { message, .. } => message.clone(),
+            ApiError::Locked { for_secs } => {
+                format!("too many failed logins; try again in {for_secs} s")
+            }
+            ApiError::Auth(e) => e.to_string(),
             ApiError::Sync(e) => e.to_string(),
             ApiError::TooManyUploads { client, in_flight } => format!(
                 "too many uploads in flight from {client} ({in_flight}); retry when one finishes"
@@ -149,6 +187,16 @@ impl ApiError {
             }
             ApiError::TooManyUploads { .. } => {
                 response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+            }
+            ApiError::Locked { for_secs } => {
+                response
+                    .insert_header((actix_web::http::header::RETRY_AFTER, for_secs.to_string()));
+            }
+            ApiError::Unauthorized { challenge, .. } => {
+                response.insert_header((
+                    actix_web::http::header::WWW_AUTHENTICATE,
+                    challenge.as_str(),
+                ));
             }
             ApiError::Upload {
                 location,
@@ -299,6 +347,33 @@ fn sync_parts(
         ),
         S::Registry(r) => registry_parts(r, msg),
         S::Store(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN",
+            "internal server error".into(),
+            Value::Null,
+        ),
+    }
+}
+
+/// Status, code, message and detail of an access-control error (hoist's own API).
+fn auth_parts(
+    e: &crate::auth::AuthError,
+    msg: String,
+) -> (StatusCode, &'static str, String, Value) {
+    use crate::auth::AuthError as A;
+    match e {
+        A::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED", msg, Value::Null),
+        A::Locked { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOOMANYREQUESTS",
+            msg,
+            Value::Null,
+        ),
+        A::Forbidden(_) => (StatusCode::FORBIDDEN, "DENIED", msg, Value::Null),
+        A::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND", msg, Value::Null),
+        A::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT", msg, Value::Null),
+        A::Invalid(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST", msg, Value::Null),
+        A::Store(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "UNKNOWN",
             "internal server error".into(),

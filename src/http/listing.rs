@@ -51,11 +51,41 @@ pub async fn tags(
     Ok(with_next(HttpResponse::Ok(), &path, &page, n).json(body))
 }
 
-pub async fn catalog(req: &HttpRequest, registry: &Registry) -> Result<HttpResponse, ApiError> {
-    let (n, last) = page_query(req)?;
-    let page = registry.catalog(last, n).await?;
-    let body = json!({"repositories": page.items});
-    Ok(with_next(HttpResponse::Ok(), "/v2/_catalog", &page, n).json(body))
+/// Pages of the store scanned for one filtered catalog page at most.
+const CATALOG_SCAN_PAGES: usize = 100;
+
+/// The catalog, showing only repositories `visible` says the caller may pull. A filtered
+/// page may take several pages of the store; the next page starts after the last one seen.
+pub async fn catalog(
+    req: &HttpRequest,
+    registry: &Registry,
+    visible: impl Fn(&str) -> bool,
+) -> Result<HttpResponse, ApiError> {
+    let (n, mut last) = page_query(req)?;
+    let mut shown = Page {
+        items: Vec::new(),
+        more: false,
+    };
+    for _ in 0..CATALOG_SCAN_PAGES {
+        let page = registry.catalog(last.clone(), n).await?;
+        let seen_last = page.items.last().cloned();
+        for name in page.items {
+            if shown.items.len() == n {
+                shown.more = true;
+                break;
+            }
+            if visible(&name) {
+                shown.items.push(name.clone());
+            }
+            last = Some(name);
+        }
+        if shown.items.len() == n || !page.more || seen_last.is_none() {
+            shown.more |= page.more && shown.items.len() == n;
+            break;
+        }
+    }
+    let body = json!({"repositories": shown.items});
+    Ok(with_next(HttpResponse::Ok(), "/v2/_catalog", &shown, n).json(body))
 }
 
 pub async fn referrers(

@@ -15,6 +15,7 @@ pub async fn handle(
     req: &HttpRequest,
     payload: impl ByteStream,
     registry: &Registry,
+    edge: &super::Edge,
     repo: &RepoName,
     reference: &str,
 ) -> Result<HttpResponse, ApiError> {
@@ -29,7 +30,7 @@ pub async fn handle(
     };
     match *req.method() {
         Method::GET | Method::HEAD => get(req, registry, repo, &reference).await,
-        Method::PUT => put(req, payload, registry, repo, &reference).await,
+        Method::PUT => put(req, payload, registry, edge, repo, &reference).await,
         Method::DELETE => {
             registry.delete_manifest(repo, &reference).await?;
             Ok(HttpResponse::Accepted().finish())
@@ -78,6 +79,7 @@ async fn put(
     req: &HttpRequest,
     mut payload: impl ByteStream,
     registry: &Registry,
+    edge: &super::Edge,
     repo: &RepoName,
     reference: &Reference,
 ) -> Result<HttpResponse, ApiError> {
@@ -118,7 +120,7 @@ async fn put(
     response
         .insert_header((
             h::LOCATION,
-            format!("/v2/{repo}/manifests/{}", pushed.digest),
+            edge.location(format!("/v2/{repo}/manifests/{}", pushed.digest)),
         ))
         .insert_header(("Docker-Content-Digest", pushed.digest.to_string()));
     if let Some(subject) = pushed.subject {

@@ -9,21 +9,28 @@ use crate::registry::{ChunkHeaders, ChunkRange, Registry, RegistryError};
 use actix_web::http::{header as h, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
+/// `may_pull` says whether the caller may read a mount's source; `anywhere`, whether it may
+/// mount without naming one (then any repository holding the blob will do).
 pub async fn start(
     req: &HttpRequest,
     payload: web::Payload,
     registry: &Registry,
     edge: &Edge,
     repo: &RepoName,
+    may_pull: &dyn Fn(&str) -> bool,
+    anywhere: bool,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(mount) = query_param(req, "mount") {
-        // A mount hoist cannot do (a `from` that is no repository name, a blob it does not
-        // have) falls back to an upload session, as the spec asks. Without `from`, any
-        // repository holding the blob will do. A malformed digest is the client's error.
+        // A mount hoist cannot do (a `from` that is no repository name or that the caller
+        // may not read, a blob it does not have) falls back to an upload session, as the
+        // spec asks. A malformed digest is the client's error.
         let digest = Digest::parse(&mount)?;
         let from = match query_param(req, "from") {
-            Some(from) => RepoName::parse(&from).ok().map(Some),
-            None => Some(None),
+            Some(from) => RepoName::parse(&from)
+                .ok()
+                .filter(|f| may_pull(f.as_str()))
+                .map(Some),
+            None => anywhere.then_some(None),
         };
         if let Some(from) = from {
             if registry
@@ -31,7 +38,7 @@ pub async fn start(
                 .await?
                 .is_some()
             {
-                return Ok(blob_created(repo, &digest));
+                return Ok(blob_created(edge, repo, &digest));
             }
         }
     } else if let Some(digest) = query_param(req, "digest") {
@@ -45,10 +52,10 @@ pub async fn start(
                 body_stream(payload, edge),
             )
             .await?;
-        return Ok(blob_created(repo, &digest));
+        return Ok(blob_created(edge, repo, &digest));
     }
     let id = registry.start_upload(repo).await?;
-    Ok(progress(StatusCode::ACCEPTED, repo, &id, 0))
+    Ok(progress(edge, StatusCode::ACCEPTED, repo, &id, 0))
 }
 
 pub async fn handle(
@@ -62,7 +69,7 @@ pub async fn handle(
     match *req.method() {
         Method::GET => {
             let offset = registry.upload_offset(repo, id).await?;
-            Ok(progress(StatusCode::NO_CONTENT, repo, id, offset))
+            Ok(progress(edge, StatusCode::NO_CONTENT, repo, id, offset))
         }
         Method::PATCH => {
             let chunk = chunk_headers(req)?;
@@ -75,8 +82,8 @@ pub async fn handle(
             })
             .await?;
             match appended {
-                Ok(offset) => Ok(progress(StatusCode::ACCEPTED, repo, id, offset)),
-                Err(e) => Err(with_progress(e, registry, repo, id).await),
+                Ok(offset) => Ok(progress(edge, StatusCode::ACCEPTED, repo, id, offset)),
+                Err(e) => Err(with_progress(e, registry, edge, repo, id).await),
             }
         }
         Method::PUT => {
@@ -103,8 +110,8 @@ pub async fn handle(
             })
             .await?;
             match finished {
-                Ok(_) => Ok(blob_created(repo, &digest)),
-                Err(e) => Err(with_progress(e, registry, repo, id).await),
+                Ok(_) => Ok(blob_created(edge, repo, &digest)),
+                Err(e) => Err(with_progress(e, registry, edge, repo, id).await),
             }
         }
         Method::DELETE => {
@@ -169,6 +176,7 @@ fn content_length(req: &HttpRequest) -> Option<u64> {
 async fn with_progress(
     e: RegistryError,
     registry: &Registry,
+    edge: &Edge,
     repo: &RepoName,
     id: &str,
 ) -> ApiError {
@@ -186,7 +194,7 @@ async fn with_progress(
     match registry.upload_offset(repo, id).await {
         Ok(offset) => ApiError::Upload {
             error: e,
-            location: upload_location(repo, id),
+            location: edge.location(upload_location(repo, id)),
             id: id.to_owned(),
             range: range_value(offset),
         },
@@ -195,9 +203,12 @@ async fn with_progress(
 }
 
 /// 201 for a blob that is now in the repository.
-fn blob_created(repo: &RepoName, digest: &Digest) -> HttpResponse {
+fn blob_created(edge: &Edge, repo: &RepoName, digest: &Digest) -> HttpResponse {
     HttpResponse::Created()
-        .insert_header((h::LOCATION, format!("/v2/{repo}/blobs/{digest}")))
+        .insert_header((
+            h::LOCATION,
+            edge.location(format!("/v2/{repo}/blobs/{digest}")),
+        ))
         .insert_header(("Docker-Content-Digest", digest.to_string()))
         .finish()
 }
@@ -212,9 +223,15 @@ fn range_value(offset: u64) -> String {
 }
 
 /// Where an upload stands: its URL and the range received so far.
-fn progress(status: StatusCode, repo: &RepoName, id: &str, offset: u64) -> HttpResponse {
+fn progress(
+    edge: &Edge,
+    status: StatusCode,
+    repo: &RepoName,
+    id: &str,
+    offset: u64,
+) -> HttpResponse {
     HttpResponse::build(status)
-        .insert_header((h::LOCATION, upload_location(repo, id)))
+        .insert_header((h::LOCATION, edge.location(upload_location(repo, id))))
         .insert_header(("Docker-Upload-UUID", id))
         .insert_header(("Range", range_value(offset)))
         .finish()

@@ -128,7 +128,7 @@ impl Hoist {
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("hoist did not start; log: {}", read_log(root.path())));
         let addr = line
-            .rsplit("http://")
+            .rsplit("://")
             .next()
             .expect("address in start-up line")
             .trim()
