@@ -51,6 +51,11 @@ impl ManifestCache {
             .cloned()
     }
 
+    /// A number that changes with every write to any repository.
+    pub(super) fn generation(&self) -> u64 {
+        self.lock().clock
+    }
+
     pub(super) fn ticket(&self) -> Ticket {
         Ticket(self.lock().clock)
     }

@@ -168,12 +168,13 @@ impl Registry {
         let removed = match reference {
             Reference::Digest(d) => {
                 let d = d.to_string();
-                self.blocking(move |s| s.meta.delete_manifest(&r, &d))
+                self.blocking(move |s| s.meta.delete_manifest(&r, &d, now_unix()))
                     .await?
             }
             Reference::Tag(t) => {
                 let t = t.to_string();
-                self.blocking(move |s| s.meta.delete_tag(&r, &t)).await?
+                self.blocking(move |s| s.meta.delete_tag(&r, &t, now_unix()))
+                    .await?
             }
         };
         // Also when nothing was removed: cheap, and it cannot keep a stale answer.

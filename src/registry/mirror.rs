@@ -170,7 +170,7 @@ impl Registry {
     ) -> Result<bool, RegistryError> {
         let (r, t, d) = (repo.to_string(), tag.to_owned(), digest.to_owned());
         let removed = self
-            .blocking(move |s| s.meta.remove_synced_tag(&r, &t, &d))
+            .blocking(move |s| s.meta.remove_synced_tag(&r, &t, &d, now_unix()))
             .await?;
         self.manifest_cache.invalidate(repo.as_str());
         Ok(removed)

@@ -14,6 +14,7 @@ mod manifest_cache;
 mod manifests;
 mod mirror;
 mod origin;
+mod overview;
 mod pull_through;
 mod resolve;
 mod space;
@@ -29,6 +30,7 @@ pub use inspect::{parse_repo_tag, VariantInfo};
 pub use manifests::{ManifestContent, PushedManifest};
 pub use mirror::{Provenance, SyncedManifest};
 pub use origin::{Origin, Routed, UpstreamBlob};
+pub use overview::{ManifestView, Overview, Part, RepoSummary, TagRow};
 pub use space::SizeLimit;
 pub use upload_body::ByteStream;
 pub use upload_session::UploadSessions;
@@ -93,6 +95,7 @@ pub struct Registry {
     upload_io: Arc<tokio::sync::Semaphore>,
     read_budget: blob_stream::ReadBudget,
     manifest_cache: manifest_cache::ManifestCache,
+    summaries: overview::SummaryCache,
     config: RegistryConfig,
 }
 
@@ -117,6 +120,7 @@ impl Registry {
             upload_io: Arc::new(tokio::sync::Semaphore::new(UPLOAD_IO_PERMITS)),
             read_budget: blob_stream::ReadBudget::default(),
             manifest_cache: manifest_cache::ManifestCache::default(),
+            summaries: overview::SummaryCache::default(),
             config,
         });
         let _ = registry.this.set(Arc::downgrade(&registry));

@@ -12,8 +12,8 @@ pub mod uploads;
 pub use blobs::BlobStore;
 pub use error::StoreError;
 pub use meta::{
-    AuthTable, ManifestRecord, Meta, Origin, Page, PutManifest, PutOutcome, PutSyncedTag,
-    PutVariant, ReferrerRecord, SettingsKind, UploadRecord,
+    AuthTable, Counts, ManifestRecord, Meta, Origin, Page, PutManifest, PutOutcome, PutSyncedTag,
+    PutVariant, ReferrerRecord, SettingsKind, TagEvent, UploadRecord,
 };
 pub use space::DiskSpace;
 pub use uploads::{UploadFile, UploadFiles};

@@ -4,7 +4,7 @@ use std::io;
 use std::path::Path;
 
 /// Sizes of the file system under a path, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct DiskSpace {
     pub total: u64,
     /// What an unprivileged writer may still use (root's reserved blocks excluded).

@@ -7,6 +7,7 @@
 mod directory;
 mod fetch;
 mod manage;
+mod preview;
 mod progress;
 mod pull;
 mod records;
@@ -18,6 +19,7 @@ mod worker;
 
 pub use directory::{Backing, BackingKind, Source};
 pub use manage::{MirrorView, ProxyView, UpstreamView};
+pub use preview::{Drift, Preview, PreviewRepo, PreviewTag};
 pub use progress::{Event, TagOutcome};
 pub use records::{MirroredTag, RunRecord, RunState, Summary, Trigger};
 

@@ -30,6 +30,7 @@ impl Meta {
             let mut tags = txn.open_table(TAGS)?;
             for tag in put.tags {
                 tags.insert((put.repo, tag.as_str()), put.digest)?;
+                super::history::note(&txn, put.repo, tag, Some(put.digest), now)?;
             }
             if let (Some(subject), Some(referrer)) = (&put.record.subject, put.referrer) {
                 txn.open_table(REFERRERS)?.insert(
@@ -80,7 +81,7 @@ impl Meta {
 
     /// Delete a manifest with every tag that points at it, its referrer entry, and every
     /// variant derived from it (transitively).
-    pub fn delete_manifest(&self, repo: &str, digest: &str) -> Result<bool, StoreError> {
+    pub fn delete_manifest(&self, repo: &str, digest: &str, now: u64) -> Result<bool, StoreError> {
         let txn = self.db()?.begin_write()?;
         {
             let mut manifests = txn.open_table(MANIFESTS)?;
@@ -90,7 +91,9 @@ impl Meta {
             let mut bodies = txn.open_table(MANIFEST_BODIES)?;
             let mut referrers = txn.open_table(REFERRERS)?;
             let mut variants = txn.open_table(VARIANTS)?;
-            remove_tags_of(&mut txn.open_table(TAGS)?, repo, digest)?;
+            for tag in remove_tags_of(&mut txn.open_table(TAGS)?, repo, digest)? {
+                super::history::note(&txn, repo, &tag, None, now)?;
+            }
             let mut doomed = vec![digest.to_owned()];
             while let Some(d) = doomed.pop() {
                 let record: ManifestRecord = match manifests.remove((repo, d.as_str()))? {
@@ -148,11 +151,12 @@ impl Meta {
 }
 
 /// Remove every tag of `repo` that points at `digest`.
+/// Remove every tag of `repo` that points at `digest`; returns them.
 fn remove_tags_of(
     tags: &mut redb::Table<(&str, &str), &str>,
     repo: &str,
     digest: &str,
-) -> Result<(), StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let mut doomed = Vec::new();
     for entry in tags.range::<(&str, &str)>((repo, "")..)? {
         let (key, value) = entry?;
@@ -164,8 +168,8 @@ fn remove_tags_of(
             doomed.push(tag.to_owned());
         }
     }
-    for tag in doomed {
+    for tag in &doomed {
         tags.remove((repo, tag.as_str()))?;
     }
-    Ok(())
+    Ok(doomed)
 }

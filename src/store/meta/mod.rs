@@ -3,19 +3,23 @@
 //! `spawn_blocking`).
 
 mod auth;
+mod history;
 mod manifests;
 mod records;
 mod repos;
+mod stats;
 mod sync;
 mod tables;
 mod uploads;
 mod variants;
 
 pub use auth::AuthTable;
+pub use history::TagEvent;
 pub use records::{
     ManifestRecord, Origin, Page, PutManifest, PutOutcome, PutSyncedTag, PutVariant,
     ReferrerRecord, UploadRecord,
 };
+pub use stats::Counts;
 pub use sync::SettingsKind;
 
 use super::StoreError;
@@ -86,6 +90,7 @@ impl Meta {
             txn.open_table(AUTH_RULES)?;
             txn.open_table(SESSIONS)?;
             txn.open_table(AUDIT)?;
+            txn.open_table(TAG_HISTORY)?;
         }
         txn.commit()?;
         Ok(Meta {

@@ -69,9 +69,12 @@ impl Meta {
     }
 
     /// Remove a tag; the manifest it pointed at stays.
-    pub fn delete_tag(&self, repo: &str, tag: &str) -> Result<bool, StoreError> {
+    pub fn delete_tag(&self, repo: &str, tag: &str, now: u64) -> Result<bool, StoreError> {
         let txn = self.db()?.begin_write()?;
         let removed = txn.open_table(TAGS)?.remove((repo, tag))?.is_some();
+        if removed {
+            super::history::note(&txn, repo, tag, None, now)?;
+        }
         txn.commit()?;
         Ok(removed)
     }

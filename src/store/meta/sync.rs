@@ -212,6 +212,7 @@ impl Meta {
             }
             txn.open_table(TAGS)?
                 .insert((put.repo, put.tag), put.digest)?;
+            super::history::note(&txn, put.repo, put.tag, Some(put.digest), now)?;
             txn.open_table(MIRRORED_TAGS)?
                 .insert((put.repo, put.tag), put.record)?;
             super::repos::ensure(&txn, put.repo, now)?;
@@ -226,6 +227,7 @@ impl Meta {
         repo: &str,
         tag: &str,
         digest: &str,
+        now: u64,
     ) -> Result<bool, StoreError> {
         let txn = self.db()?.begin_write()?;
         let removed = {
@@ -233,6 +235,7 @@ impl Meta {
             let points = tags.get((repo, tag))?.is_some_and(|v| v.value() == digest);
             if points {
                 tags.remove((repo, tag))?;
+                super::history::note(&txn, repo, tag, None, now)?;
             }
             txn.open_table(MIRRORED_TAGS)?.remove((repo, tag))?;
             points

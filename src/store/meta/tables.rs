@@ -51,3 +51,6 @@ pub const AUTH_RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("auth_
 pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions.v1");
 /// (unix milliseconds, sequence) -> JSON audit record.
 pub const AUDIT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("audit.v1");
+/// (repo, tag, sequence) -> JSON of what the tag pointed at from then on (or that it went).
+pub const TAG_HISTORY: TableDefinition<(&str, &str, u64), &[u8]> =
+    TableDefinition::new("tag_history.v1");
