@@ -108,7 +108,7 @@ impl Auth {
         self.reload().await
     }
 
-    async fn user_record(&self, name: &str) -> Result<Option<UserRecord>, AuthError> {
+    pub(super) async fn user_record(&self, name: &str) -> Result<Option<UserRecord>, AuthError> {
         let n = name.to_owned();
         let raw = Store::call(&self.store, move |s| s.meta.auth_get(AuthTable::Users, &n)).await?;
         raw.map(|b| decode("user", &b)).transpose()
@@ -123,7 +123,7 @@ impl Auth {
         self.reload().await
     }
 
-    /// A new password; tokens issued before it stop working.
+    /// A new password; tokens issued before it and console sessions stop working.
     pub async fn set_password(&self, name: &str, password: &str) -> Result<(), AuthError> {
         check_password(password)?;
         let mut user = self
@@ -149,6 +149,11 @@ impl Auth {
             .user_record(name)
             .await?
             .ok_or_else(|| AuthError::NotFound(format!("user {name:?}")))?;
+        if user.admin && !admin && self.users().await?.iter().filter(|u| u.admin).count() == 1 {
+            return Err(AuthError::Conflict(
+                "the last admin cannot stop being one; make another admin first".into(),
+            ));
+        }
         user.admin = admin;
         user.groups = groups;
         user.gen += 1;
@@ -177,6 +182,7 @@ impl Auth {
             s.meta.auth_delete(AuthTable::Users, &n)
         })
         .await?;
+        self.end_sessions_of(name).await?;
         self.reload().await
     }
 
@@ -197,6 +203,17 @@ impl Auth {
         password: &str,
         address: IpAddr,
     ) -> Result<Subject, AuthError> {
+        // The lock comes first: a locked address gets nothing from credentials another
+        // address verified a moment ago.
+        if let Err(locked) = self.throttle.check(username, address, Instant::now()) {
+            let for_secs = match locked {
+                super::throttle::Locked::Account { for_secs }
+                | super::throttle::Locked::Address { for_secs } => for_secs,
+            };
+            self.audit(username, Some(address), "login", "", "locked", "")
+                .await;
+            return Err(AuthError::Locked { for_secs });
+        }
         let key: [u8; 32] = Sha256::digest(format!("{username}\0{password}").as_bytes()).into();
         if let Some((subject, at)) = self
             .basic_cache
@@ -207,15 +224,6 @@ impl Auth {
             if at.elapsed() < BASIC_CACHE_FOR {
                 return Ok(subject.clone());
             }
-        }
-        if let Err(locked) = self.throttle.check(username, address, Instant::now()) {
-            let for_secs = match locked {
-                super::throttle::Locked::Account { for_secs }
-                | super::throttle::Locked::Address { for_secs } => for_secs,
-            };
-            self.audit(username, Some(address), "login", "", "locked", "")
-                .await;
-            return Err(AuthError::Locked { for_secs });
         }
         let checked = if password.starts_with(TOKEN_PREFIX) {
             self.token_login(username, password).await

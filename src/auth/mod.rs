@@ -5,7 +5,9 @@
 
 mod accounts;
 mod audit;
+mod audit_query;
 mod bearer;
+mod groups;
 pub mod jwt;
 mod password;
 mod records;
@@ -14,8 +16,10 @@ mod sessions;
 mod throttle;
 
 pub use audit::{AuditEntry, AuditFilter};
+pub use audit_query::{AuditPage, AuditQuery};
 pub use bearer::{claims_allow as bearer_allows, claims_catalog as bearer_catalog};
 pub use bearer::{RequestedScope, TokenAnswer};
+pub use groups::GroupView;
 pub use records::{TokenView, UserView};
 pub use rules::{Action, Rule, Subject};
 pub use sessions::SessionView;
@@ -190,6 +194,12 @@ impl Auth {
     /// Whether `subject` may do `action` to `repo`. With access control off, anyone may.
     pub fn allowed(&self, subject: &Subject, action: Action, repo: &str) -> bool {
         !self.enabled() || rules::allowed(&self.rules(), subject, action, repo)
+    }
+
+    /// Whether any rule lets anonymous callers do something (the catalog then lists what
+    /// they may pull instead of asking them to sign in).
+    pub fn anonymous_has_rights(&self) -> bool {
+        self.rules().iter().any(|r| r.who == rules::Who::Anonymous)
     }
 
     /// The rules in force: (id, rule, source) — config rules have no id.

@@ -183,6 +183,15 @@ async fn dispatch_route(
             let Some((g, c)) = gate.zip(caller) else {
                 return listing::catalog(req, registry, |_| true).await;
             };
+            // Anonymous callers are asked to sign in, unless rules give them something to
+            // see (then they get the part of the catalog they may pull).
+            if c.is_anonymous() && g.enabled() && !g.auth.anonymous_has_rights() {
+                return Err(g.unauthorized(
+                    req,
+                    Some("registry:catalog:*"),
+                    "authentication required",
+                ));
+            }
             if let gate::Caller::Bearer(claims) = c {
                 if !crate::auth::bearer_catalog(claims) {
                     return Err(g.unauthorized(
