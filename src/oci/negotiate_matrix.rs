@@ -8,7 +8,7 @@ use super::ManifestKind::{self, *};
 
 const MATRIX: &str = include_str!("../../tests/fixtures/responses/matrix.md");
 
-/// The Accept lines of each profile (vectors/README.md).
+/// The Accept lines of each client profile (docs/FORMATS.md, section 4.4).
 fn profile(name: &str) -> Vec<&'static str> {
     const S1: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
     const S1U: &str = "application/vnd.docker.distribution.manifest.v1+json";

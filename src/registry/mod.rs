@@ -4,6 +4,7 @@
 //! the calling thread: answers from the manifest cache, and blob chunks already in the page
 //! cache (read with RWF_NOWAIT).
 
+mod activity;
 mod blob_stream;
 mod blobs;
 mod error;
@@ -17,12 +18,14 @@ mod origin;
 mod overview;
 mod pull_through;
 mod resolve;
+mod settings_view;
 mod space;
 mod upload_body;
 mod upload_session;
 mod uploads;
 mod variants;
 
+pub use activity::RecentChange;
 pub use blobs::{BlobBody, BlobContent};
 pub use error::RegistryError;
 pub use idle_timeout::IdleTimeout;
@@ -30,7 +33,10 @@ pub use inspect::{parse_repo_tag, VariantInfo};
 pub use manifests::{ManifestContent, PushedManifest};
 pub use mirror::{Provenance, SyncedManifest};
 pub use origin::{Origin, Routed, UpstreamBlob};
-pub use overview::{ManifestView, Overview, Part, RepoSummary, TagRow};
+pub use overview::{
+    ClientForm, HistoryEntry, ManifestView, Overview, Part, RepoSummary, TagPage, TagRow,
+};
+pub use settings_view::SettingsView;
 pub use space::SizeLimit;
 pub use upload_body::ByteStream;
 pub use upload_session::UploadSessions;

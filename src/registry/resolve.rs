@@ -48,8 +48,27 @@ struct Request {
     platform: Platform,
 }
 
+impl Request {
+    fn new(repo: &str, reference: &Reference, accept: &Accept, platform: &Platform) -> Request {
+        Request {
+            repo: repo.to_owned(),
+            reference: reference.clone(),
+            accept: *accept,
+            addressed: match reference {
+                Reference::Digest(_) => Addressed::ByDigest,
+                Reference::Tag(_) => Addressed::ByTag,
+            },
+            tag: match reference {
+                Reference::Tag(t) => Some(t.clone()),
+                Reference::Digest(_) => None,
+            },
+            platform: platform.clone(),
+        }
+    }
+}
+
 /// Where a walk ended.
-enum Walked {
+pub(super) enum Walked {
     Serve(Current),
     /// This step's variant does not exist yet.
     Make(Current, Step),
@@ -71,20 +90,12 @@ impl Registry {
             return Ok(answer);
         }
         let ticket = cache.ticket();
-        let request = Request {
-            repo: repo.to_string(),
-            reference: reference.clone(),
-            accept: *accept,
-            addressed: match reference {
-                Reference::Digest(_) => Addressed::ByDigest,
-                Reference::Tag(_) => Addressed::ByTag,
-            },
-            tag: match reference {
-                Reference::Tag(t) => Some(t.clone()),
-                Reference::Digest(_) => None,
-            },
-            platform: self.config.default_platform.clone(),
-        };
+        let request = Request::new(
+            repo.as_str(),
+            reference,
+            accept,
+            &self.config.default_platform,
+        );
         let mut from: Option<Current> = None;
         for _ in 0..MAX_STEPS {
             let req = request.clone();
@@ -157,6 +168,18 @@ pub(super) fn load(s: &Store, repo: &str, digest: &str) -> Result<Option<Current
         media_type: record.media_type,
         body: Bytes::from(body),
     }))
+}
+
+/// Where a pull of `reference` with `accept` gets to over what is stored, making nothing:
+/// the console's table of which client gets which form uses this walk, the one pulls take.
+pub(super) fn walk_stored(
+    s: &Store,
+    repo: &str,
+    reference: &Reference,
+    accept: &Accept,
+    platform: &Platform,
+) -> Result<Walked, StoreError> {
+    walk(s, &Request::new(repo, reference, accept, platform), None)
 }
 
 /// Follow the steps over what is stored, from the request's reference or from `from`.

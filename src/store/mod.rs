@@ -13,7 +13,7 @@ pub use blobs::BlobStore;
 pub use error::StoreError;
 pub use meta::{
     AuthTable, Counts, ManifestRecord, Meta, Origin, Page, PutManifest, PutOutcome, PutSyncedTag,
-    PutVariant, ReferrerRecord, SettingsKind, TagEvent, UploadRecord,
+    PutVariant, ReferrerRecord, SettingsKind, TagChange, TagEvent, UploadRecord,
 };
 pub use space::DiskSpace;
 pub use uploads::{UploadFile, UploadFiles};
@@ -21,6 +21,13 @@ pub use uploads::{UploadFile, UploadFiles};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The metadata database's file in the data directory.
+pub const META_FILE: &str = "hoist.redb";
+/// The blob files' directory in the data directory.
+pub const BLOBS_DIR: &str = "blobs";
+/// The directory of uploads in progress in the data directory.
+pub const UPLOADS_DIR: &str = "uploads";
 
 /// Everything hoist keeps on disk, under one data directory.
 pub struct Store {
@@ -39,9 +46,9 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir)?;
         let store = Store {
-            meta: Meta::open(&data_dir.join("hoist.redb"))?,
-            blobs: BlobStore::new(data_dir.join("blobs"))?,
-            uploads: UploadFiles::new(data_dir.join("uploads"))?,
+            meta: Meta::open(&data_dir.join(META_FILE))?,
+            blobs: BlobStore::new(data_dir.join(BLOBS_DIR))?,
+            uploads: UploadFiles::new(data_dir.join(UPLOADS_DIR))?,
             signing_key: keys::load_or_create(data_dir)?,
             token_key: keys::load_or_create_named(data_dir, keys::TOKEN_KEY_FILE)?,
             root: data_dir.to_owned(),
@@ -113,6 +120,11 @@ impl Store {
                 false
             }
         }
+    }
+
+    /// The data directory everything above lives in.
+    pub fn data_dir(&self) -> &Path {
+        &self.root
     }
 
     /// Room on the file system that holds the data directory.

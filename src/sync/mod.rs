@@ -4,7 +4,9 @@
 //! records (settings made through the API, runs, events, mirrored tags) in `store`. May
 //! import `registry`, `store` and `oci`; never `http`.
 
+mod activity;
 mod directory;
+mod drift;
 mod fetch;
 mod manage;
 mod preview;
@@ -14,14 +16,18 @@ mod records;
 pub mod rules;
 mod run;
 pub mod settings;
+mod stats;
 pub mod upstream;
 mod worker;
 
+pub use activity::{Activity, LiveBlob, LiveRun, UpstreamStatus};
 pub use directory::{Backing, BackingKind, Source};
+pub use drift::{Drift, DriftState, RuleDrift, DRIFT_TAGS};
 pub use manage::{MirrorView, ProxyView, UpstreamView};
-pub use preview::{Drift, Preview, PreviewRepo, PreviewTag};
+pub use preview::{Preview, PreviewRepo, PreviewTag, PREVIEW_REPOS, PREVIEW_TAGS};
 pub use progress::{Event, TagOutcome};
 pub use records::{MirroredTag, RunRecord, RunState, Summary, Trigger};
+pub use stats::{DayRuns, RunStats, UpstreamBytes, GONE_RULE};
 
 use crate::registry::{Registry, RegistryError};
 use crate::store::{Store, StoreError};
@@ -61,6 +67,8 @@ pub struct Syncer {
     registry: Arc<Registry>,
     directory: Directory,
     progress: progress::Progress,
+    /// Live figures of the runs in progress (for the console).
+    live: activity::Live,
     worker: worker::WorkerState,
     pull: pull::PullState,
     shutdown: CancellationToken,
@@ -90,6 +98,7 @@ impl Syncer {
             registry,
             directory,
             progress: progress::Progress::default(),
+            live: activity::Live::default(),
             worker: worker::WorkerState::default(),
             pull: pull::PullState::default(),
             shutdown,

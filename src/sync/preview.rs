@@ -1,31 +1,33 @@
 //! Before a rule is saved, what it would fetch: repositories, tags, platforms and bytes,
-//! read from the upstream's manifests without fetching a blob. And for mirrored tags,
-//! whether the upstream has moved since the last sync (drift), one HEAD each.
+//! read from the upstream's manifests (tags/list and manifest GETs) without fetching a
+//! blob. Drift, the other question asked of the upstream on a rule's behalf, is in
+//! `drift.rs`.
 
-use super::records::{decode, MirroredTag};
-use super::rules::RepoPattern;
+use super::rules::{PlatformFilter, RepoPattern};
 use super::run::ACCEPT_ALL;
 use super::settings::{MirrorSettings, Mode};
-use super::upstream::UpstreamClient;
+use super::upstream::{UpstreamClient, UpstreamError};
 use super::{SyncError, Syncer};
-use crate::oci::{Manifest, RepoName};
+use crate::oci::{Digest, Manifest, Tag};
 use serde::Serialize;
+use std::collections::HashSet;
 
 /// Repositories and tags a preview looks at, at most (each tag costs a GET or more).
-const PREVIEW_REPOS: usize = 5;
-const PREVIEW_TAGS: usize = 20;
-/// Mirrored tags a drift check asks about, at most.
-const DRIFT_TAGS: usize = 100;
+pub const PREVIEW_REPOS: usize = 5;
+pub const PREVIEW_TAGS: usize = 20;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Preview {
     pub repositories: Vec<PreviewRepo>,
-    /// Bytes of every blob the previewed tags need (shared ones once per tag).
+    /// Bytes of the blobs the previewed tags need, each blob once.
     pub total_bytes: u64,
-    /// Bytes the rule's mode fetches at sync time (configs only, on demand).
+    /// Of those, what the rule's mode fetches at sync time (configs only, on demand; the
+    /// layers come on their first pull).
     pub now_bytes: u64,
     /// More repositories or tags exist than the preview looked at.
     pub truncated: bool,
+    /// Repositories under a prefix rule that the preview did not look at.
+    pub more_repositories: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,32 +39,35 @@ pub struct PreviewRepo {
     pub more_tags: usize,
     /// Tags the upstream has that the rule leaves out.
     pub left_out_tags: usize,
+    /// Why the repository shows no tags (not found upstream, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct PreviewTag {
     pub tag: String,
     pub digest: String,
     pub media_type: String,
+    /// A list's platforms the rule keeps and leaves out (empty for an image).
     pub platforms_kept: Vec<String>,
     pub platforms_left_out: Vec<String>,
+    /// Bytes of the config and layers it needs (a list: of its kept children), each once.
     pub bytes: u64,
-}
-
-/// A mirrored tag compared with its upstream now.
-#[derive(Debug, Clone, Serialize)]
-pub struct Drift {
-    pub tag: String,
-    pub synced: String,
-    /// The upstream's digest now; `None` when it could not be asked or the tag is gone.
-    pub upstream: Option<String>,
-    pub moved: bool,
+    /// Schema1 manifests name no sizes: their bytes are not known before fetching.
+    pub bytes_known: bool,
+    /// The tag could not be read upstream; the rest of the preview still holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
+/// A blob a previewed tag needs: digest, size, whether it is a config.
+type Need = (Digest, u64, bool);
+
 impl Syncer {
-    /// What `settings` would fetch, without saving it or fetching a blob.
+    /// What `settings` would fetch, without saving it or fetching a blob. Errors reaching
+    /// the upstream at all (unreachable, refused credentials, no catalog) are `Err`; a tag
+    /// that cannot be read is a row with its error.
     pub async fn preview(&self, settings: &MirrorSettings) -> Result<Preview, SyncError> {
         let rule = settings.compile().map_err(SyncError::Settings)?;
         let client = self
@@ -73,47 +78,80 @@ impl Syncer {
             .ok_or_else(|| {
                 SyncError::Settings(format!("upstream {:?} is not defined", rule.upstream))
             })?;
-        let mut truncated = false;
+        let mut more_repositories = 0;
         let repos = match &rule.mapping.from {
             RepoPattern::Exact(name) => vec![name.clone()],
             RepoPattern::Prefix(_) => {
-                let all: Vec<String> = client
+                let mut all: Vec<String> = client
                     .catalog()
                     .await?
                     .into_iter()
                     .filter(|r| rule.mapping.local_for(r).is_some())
                     .collect();
-                truncated |= all.len() > PREVIEW_REPOS;
-                all.into_iter().take(PREVIEW_REPOS).collect()
+                all.sort();
+                more_repositories = all.len().saturating_sub(PREVIEW_REPOS);
+                all.truncate(PREVIEW_REPOS);
+                all
             }
         };
+        let mut truncated = more_repositories > 0;
+        let mut seen: HashSet<Digest> = HashSet::new();
         let (mut total_bytes, mut now_bytes) = (0, 0);
         let mut out = Vec::new();
         for upstream_repo in repos {
+            let local_repository = rule.mapping.local_for(&upstream_repo).unwrap_or_default();
             let tags = match client.list_tags(&upstream_repo).await {
                 Ok(t) => t,
-                Err(super::upstream::UpstreamError::NotFound) => Vec::new(),
+                Err(UpstreamError::NotFound) => {
+                    out.push(PreviewRepo {
+                        upstream_repository: upstream_repo,
+                        local_repository,
+                        tags: Vec::new(),
+                        more_tags: 0,
+                        left_out_tags: 0,
+                        note: Some("not found upstream".into()),
+                    });
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             };
-            let kept: Vec<&String> = tags.iter().filter(|t| rule.tags.keeps(t)).collect();
+            // As a run does: tags the rule keeps that hoist can hold.
+            let kept: Vec<&String> = tags
+                .iter()
+                .filter(|t| rule.tags.keeps(t) && Tag::parse(t).is_ok())
+                .collect();
             let mut rows = Vec::new();
             for tag in kept.iter().take(PREVIEW_TAGS) {
-                let row = preview_tag(&client, &upstream_repo, tag, &rule.platforms).await?;
-                total_bytes += row.0.bytes;
-                now_bytes += if rule.mode == Mode::OnDemand {
-                    row.1
-                } else {
-                    row.0.bytes
-                };
-                rows.push(row.0);
+                let (row, needs) =
+                    match preview_tag(&client, &upstream_repo, tag, &rule.platforms).await {
+                        Ok(found) => found,
+                        Err(e) => (
+                            PreviewTag {
+                                tag: tag.to_string(),
+                                error: Some(e.to_string()),
+                                ..PreviewTag::default()
+                            },
+                            Vec::new(),
+                        ),
+                    };
+                for (digest, size, config) in needs {
+                    if seen.insert(digest) {
+                        total_bytes += size;
+                        if config || rule.mode == Mode::Immediate {
+                            now_bytes += size;
+                        }
+                    }
+                }
+                rows.push(row);
             }
             truncated |= kept.len() > PREVIEW_TAGS;
             out.push(PreviewRepo {
-                local_repository: rule.mapping.local_for(&upstream_repo).unwrap_or_default(),
                 upstream_repository: upstream_repo,
+                local_repository,
                 more_tags: kept.len().saturating_sub(PREVIEW_TAGS),
                 left_out_tags: tags.len() - kept.len(),
                 tags: rows,
+                note: None,
             });
         }
         Ok(Preview {
@@ -121,73 +159,42 @@ impl Syncer {
             total_bytes,
             now_bytes,
             truncated,
+            more_repositories,
         })
-    }
-
-    /// Each mirrored tag of `local` against its upstream now (a HEAD per tag, at most
-    /// [`DRIFT_TAGS`]).
-    pub async fn drift(&self, local: &RepoName) -> Result<Vec<Drift>, SyncError> {
-        let snap = self.directory.snapshot();
-        let mut out = Vec::new();
-        for (tag, bytes) in self
-            .registry
-            .mirrored_tags(local)
-            .await?
-            .into_iter()
-            .take(DRIFT_TAGS)
-        {
-            let record: MirroredTag = decode("mirrored tag", &bytes)?;
-            let Some(upstream) = snap.upstream(&record.upstream) else {
-                continue;
-            };
-            let head = upstream
-                .client
-                .head_manifest(&record.repository, &tag, ACCEPT_ALL)
-                .await;
-            let (now, error) = match head {
-                Ok(Some(h)) => (h.digest, None),
-                Ok(None) => (None, Some("gone upstream".to_owned())),
-                Err(e) => (None, Some(e.to_string())),
-            };
-            out.push(Drift {
-                moved: now.as_ref().is_some_and(|d| *d != record.digest)
-                    || error.as_deref() == Some("gone upstream"),
-                synced: record.digest,
-                upstream: now,
-                tag,
-                error,
-            });
-        }
-        Ok(out)
     }
 }
 
 /// One tag: its manifest (and a list's kept children) read upstream. Returns the row and
-/// the bytes of its configs alone.
+/// the blobs it needs.
 async fn preview_tag(
     client: &UpstreamClient,
     repo: &str,
     tag: &str,
-    platforms: &super::rules::PlatformFilter,
-) -> Result<(PreviewTag, u64), SyncError> {
+    platforms: &PlatformFilter,
+) -> Result<(PreviewTag, Vec<Need>), SyncError> {
     let fetched = client
         .get_manifest(repo, tag, Some(ACCEPT_ALL))
         .await?
-        .ok_or_else(|| SyncError::NotFound(format!("{repo}:{tag} upstream")))?;
+        .ok_or_else(|| SyncError::NotFound(format!("{repo}:{tag} is not found upstream")))?;
     let manifest = Manifest::parse(&fetched.body, fetched.media_type.as_deref())
         .map_err(|e| SyncError::Content(format!("{repo}:{tag}: {e}")))?;
     let digest = fetched
         .digest_header
         .clone()
-        .unwrap_or_else(|| crate::oci::Digest::sha256_of(&fetched.body).to_string());
-    let (mut bytes, mut configs) = (0, 0);
+        .unwrap_or_else(|| Digest::sha256_of(&fetched.body).to_string());
+    let mut needs: Vec<Need> = Vec::new();
+    let mut bytes_known = true;
     let (mut kept, mut left_out) = (Vec::new(), Vec::new());
-    let sizes = |m: &Manifest| {
-        let config = m.config.as_ref().map_or(0, |c| c.size);
-        (
-            config + m.layers.iter().map(|l| l.size).sum::<u64>(),
-            config,
-        )
+    let mut add = |m: &Manifest, needs: &mut Vec<Need>| {
+        if m.kind == crate::oci::ManifestKind::Schema1 {
+            bytes_known = false;
+        }
+        for d in m.required_blobs() {
+            let config = m.config.as_ref().is_some_and(|c| c.digest == d.digest);
+            if !needs.iter().any(|(n, _, _)| *n == d.digest) {
+                needs.push((d.digest.clone(), d.size, config));
+            }
+        }
     };
     if manifest.kind.is_index() {
         for child in &manifest.manifests {
@@ -200,19 +207,21 @@ async fn preview_tag(
                 continue;
             }
             kept.push(name);
-            if let Some(c) = client
+            let child_manifest = client
                 .get_manifest(repo, &child.digest.to_string(), Some(ACCEPT_ALL))
                 .await?
-            {
-                if let Ok(m) = Manifest::parse(&c.body, c.media_type.as_deref()) {
-                    let (all, config) = sizes(&m);
-                    bytes += all;
-                    configs += config;
-                }
-            }
+                .ok_or_else(|| {
+                    SyncError::NotFound(format!(
+                        "{repo}@{} (a child of {tag}) is not found upstream",
+                        child.digest
+                    ))
+                })?;
+            let m = Manifest::parse(&child_manifest.body, child_manifest.media_type.as_deref())
+                .map_err(|e| SyncError::Content(format!("{repo}@{}: {e}", child.digest)))?;
+            add(&m, &mut needs);
         }
     } else {
-        (bytes, configs) = sizes(&manifest);
+        add(&manifest, &mut needs);
     }
     Ok((
         PreviewTag {
@@ -221,8 +230,10 @@ async fn preview_tag(
             media_type: manifest.media_type,
             platforms_kept: kept,
             platforms_left_out: left_out,
-            bytes,
+            bytes: needs.iter().map(|(_, size, _)| size).sum(),
+            bytes_known,
+            error: None,
         },
-        configs,
+        needs,
     ))
 }

@@ -100,6 +100,7 @@ impl Syncer {
 
     /// Tell subscribers, and keep the event with its run if it is worth keeping.
     pub(super) async fn report(&self, event: Event) {
+        self.live.observe(&event);
         let _ = self.progress.tx.send(event.clone());
         if !event.kept() {
             return;

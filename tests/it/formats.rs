@@ -29,7 +29,7 @@ pub async fn push_layout_blobs(c: &reqwest::Client, h: &Hoist, repo: &str, image
     }
 }
 
-/// The Accept profiles of the recorded matrix (vectors/README.md).
+/// The Accept profiles of the recorded matrix (docs/FORMATS.md, section 4.4).
 fn profiles() -> Vec<(&'static str, Vec<&'static str>)> {
     vec![
         ("none", vec![]),

@@ -17,6 +17,16 @@ pub struct TagEvent {
     pub digest: Option<String>,
 }
 
+/// A tag change, as the recent changes across repositories list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagChange {
+    pub at: u64,
+    pub repo: String,
+    pub tag: String,
+    /// `None` when the tag was deleted.
+    pub digest: Option<String>,
+}
+
 /// Note that `tag` of `repo` now points at `digest` (or went, for `None`). A write that
 /// changes nothing (the same digest again) is not noted.
 pub(super) fn note(
@@ -47,6 +57,8 @@ pub(super) fn note(
         digest: digest.map(str::to_owned),
     };
     table.insert((repo, tag, seq), encode(&event)?.as_slice())?;
+    txn.open_table(TAG_CHANGES)?
+        .insert((now, repo, tag), digest.unwrap_or(""))?;
     Ok(())
 }
 
@@ -66,6 +78,25 @@ impl Meta {
                 break;
             }
             out.push(decode("tag_history", entry?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The latest `n` tag changes across all repositories, newest first.
+    pub fn recent_tag_changes(&self, n: usize) -> Result<Vec<TagChange>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let table = txn.open_table(TAG_CHANGES)?;
+        let mut out = Vec::with_capacity(n);
+        for entry in table.iter()?.rev().take(n) {
+            let (key, digest) = entry?;
+            let (at, repo, tag) = key.value();
+            let digest = digest.value();
+            out.push(TagChange {
+                at,
+                repo: repo.to_owned(),
+                tag: tag.to_owned(),
+                digest: (!digest.is_empty()).then(|| digest.to_owned()),
+            });
         }
         Ok(out)
     }

@@ -14,7 +14,7 @@ mod uploads;
 mod variants;
 
 pub use auth::AuthTable;
-pub use history::TagEvent;
+pub use history::{TagChange, TagEvent};
 pub use records::{
     ManifestRecord, Origin, Page, PutManifest, PutOutcome, PutSyncedTag, PutVariant,
     ReferrerRecord, UploadRecord,
@@ -91,6 +91,7 @@ impl Meta {
             txn.open_table(SESSIONS)?;
             txn.open_table(AUDIT)?;
             txn.open_table(TAG_HISTORY)?;
+            txn.open_table(TAG_CHANGES)?;
         }
         txn.commit()?;
         Ok(Meta {

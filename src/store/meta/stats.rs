@@ -137,5 +137,18 @@ mod tests {
         assert_eq!(history.len(), 2);
         assert_eq!(history[0].digest, None);
         assert_eq!(history[1].digest.as_deref(), Some("sha256:m"));
+        let recent = m.recent_tag_changes(3).expect("recent");
+        let seen: Vec<(u64, &str, Option<&str>)> = recent
+            .iter()
+            .map(|c| (c.at, c.tag.as_str(), c.digest.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (40, "2", None),
+                (30, "2", Some("sha256:m")),
+                (20, "x", Some("sha256:m"))
+            ]
+        );
     }
 }

@@ -54,3 +54,7 @@ pub const AUDIT: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("audi
 /// (repo, tag, sequence) -> JSON of what the tag pointed at from then on (or that it went).
 pub const TAG_HISTORY: TableDefinition<(&str, &str, u64), &[u8]> =
     TableDefinition::new("tag_history.v1");
+/// (unix seconds, repo, tag) -> the digest the tag then pointed at ("" once deleted): the
+/// same changes as TAG_HISTORY, ordered by time, for "recent changes" across repositories.
+pub const TAG_CHANGES: TableDefinition<(u64, &str, &str), &str> =
+    TableDefinition::new("tag_changes.v1");
