@@ -16,6 +16,13 @@ const UPLOAD_SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
 
+/// Every endpoint hoist answers: the registry's, the API's and the console's.
+pub fn endpoints() -> Vec<crate::http::endpoints::Endpoint> {
+    let mut all = crate::http::endpoints::ENDPOINTS.to_vec();
+    all.extend(crate::admin::endpoints());
+    all
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
@@ -65,6 +72,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         config.public_url.clone(),
     ));
     let pruner = actix_web::rt::spawn(prune_audit(std::sync::Arc::clone(&auth), shutdown.clone()));
+    // What the console's settings page shows of the configuration.
+    let console = web::Data::new(crate::admin::ConsoleInfo::from_config(&config));
 
     let app_registry = registry.clone();
     let server = HttpServer::new(move || {
@@ -73,6 +82,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .app_data(edge.clone())
             .app_data(syncer.clone())
             .app_data(gate.clone())
+            .app_data(console.clone())
             .configure(crate::http::configure)
             .configure(crate::admin::configure)
     })

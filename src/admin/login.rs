@@ -2,7 +2,8 @@
 //! a cookie set with the form (double submit); a session's forms carry the session's own.
 //! Failed logins are throttled like Basic and `/token` ones (the same `auth::login`).
 
-use super::{page, to_login};
+use super::render::{html, Layout};
+use super::to_login;
 use crate::http::gate::{Gate, SESSION_COOKIE};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
@@ -16,16 +17,11 @@ const LOGIN_CSRF_COOKIE: &str = "hoist_login_csrf";
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
+    layout: Layout,
     csrf: &'a str,
     next: &'a str,
     username: &'a str,
     message: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct NextQuery {
-    #[serde(default)]
-    next: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -47,7 +43,7 @@ pub struct CsrfForm {
 }
 
 /// Cookies: HttpOnly, SameSite=Strict, and Secure when the request came over TLS.
-fn cookie<'a>(req: &HttpRequest, name: &'a str, value: String) -> Cookie<'a> {
+pub(super) fn cookie<'a>(req: &HttpRequest, name: &'a str, value: String) -> Cookie<'a> {
     let secure = req.connection_info().scheme() == "https";
     Cookie::build(name, value)
         .path("/")
@@ -65,9 +61,10 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-pub async fn form(req: HttpRequest, query: web::Query<NextQuery>) -> HttpResponse {
+pub async fn form(req: HttpRequest) -> HttpResponse {
     let csrf = crate::auth::random_token();
-    let next = safe_next(query.next.as_deref().unwrap_or("/")).to_owned();
+    let next = super::forms::query_value(req.query_string(), "next");
+    let next = safe_next(next.as_deref().unwrap_or("/")).to_owned();
     show(&req, &csrf, &next, "", None)
 }
 
@@ -78,8 +75,10 @@ fn show(
     username: &str,
     message: Option<String>,
 ) -> HttpResponse {
-    let mut response = page(
+    let mut response = html(
+        actix_web::http::StatusCode::OK,
         LoginPage {
+            layout: Layout::bare("Sign in"),
             csrf,
             next,
             username,

@@ -174,6 +174,16 @@ impl ApiError {
         self.parts().0
     }
 
+    /// The status and the message a client is shown (internal details stay in the log,
+    /// where a server error is written here); the console's error pages use it.
+    pub fn status_and_message(&self) -> (StatusCode, String) {
+        let (status, _, message, _) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error = %self.message(), "request failed");
+        }
+        (status, message)
+    }
+
     /// The response; HEAD requests get the status and no body.
     pub fn into_response(self, head: bool) -> HttpResponse {
         let (status, code, message, detail) = self.parts();
