@@ -5,6 +5,7 @@
 #   docker-registry           CNCF distribution 2.8: the upstreams of the mirror tests
 #   apache2-utils             htpasswd, for an upstream behind basic auth
 #   containerd, docker.io     engines pulling through hoist (ctr, dockerd)
+# and, through tests/browser-deps.sh, chromium, chromium-driver and axe-core for the console.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +23,5 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $packages >/dev/null
 fi
 
+bash tests/browser-deps.sh   # chromium, chromium-driver, axe-core (npm): the console's browser tests
 cargo test --locked "$@"

@@ -2,10 +2,20 @@
 
 mod harness;
 
+mod access;
+mod access_clients;
 mod blobs;
 mod broken_content;
+mod browser;
 mod conformance;
 mod conformance_dev;
+mod console_access;
+mod console_browser;
+mod console_mirrors;
+mod console_pages;
+mod console_repos;
+mod console_session;
+mod console_xss;
 mod crash;
 mod disk_full;
 mod engines;
@@ -28,6 +38,7 @@ mod soak;
 mod stalls;
 mod sync_crash;
 mod sync_faults;
+mod tls;
 mod token_issuer;
 mod upstream;
 mod upstream_selftest;
