@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates bench/RESULTS.md: every benchmark in one run on this machine, then the issue's
-# targets read off the figures. About 30 minutes on 2 cores; run it on an otherwise idle machine.
+# targets read off the figures. About 35 minutes on 2 cores; run it on an otherwise idle machine.
 #
 #   bash bench/results.sh
 # Needs what bench/compare.sh needs (bench/smoke.sh installs it).
@@ -14,6 +14,7 @@ OUT=$work/compare.md bash bench/compare.sh >/dev/null
 bash bench/manifest_get.sh >"$work/manifest_get.md"
 bash bench/stalls.sh >"$work/stalls.md"
 OUT=$work/mirror.md bash bench/mirror.sh >/dev/null
+bash bench/console.sh 2>/dev/null >"$work/console.md"
 cargo bench --locked --bench scale 2>/dev/null | grep -E '^(seeded|tags/list|manifest|_catalog|whole|RSS|restart)' >"$work/scale.txt"
 cargo bench --locked --bench formats 2>/dev/null >"$work/formats.txt"
 
@@ -52,6 +53,9 @@ targets() {
   echo "| skopeo pull time <= distribution's | ${pull}x | $(met "$pull" "<=" 1) |"
   echo "| peak RSS < 100 MB, 64 clients of a 1 GB blob | $huge_rss MB | $(met "$huge_rss" "<=" 100) |"
   echo "| start-up < 1 s with 100,000 tags (after SIGTERM and after kill -9) | $start ms | $(met "$start" "<=" 1000) |"
+  local bearer
+  bearer=$(awk -F' *[|] *' '/^[|] conns [|] no auth/ {t = 1; next} t && NF == 10 && $2 ~ /^[0-9]+$/ {print $5} t && NF != 10 {t = 0}' "$work/compare.md" | lowest)
+  echo "| manifest GET by tag with a bearer token >= 0.9x without auth | ${bearer}x | $(met "$bearer" ">=" 0.9) |"
   local m_sync m_cold m_warm m_rss
   m_sync=$(mirror_cell "mirror a" 5); m_cold=$(mirror_cell "cold pull" 5); m_warm=$(mirror_cell "warm pull through" 5)
   m_rss=$(sed -n 's/.*peak RSS \([0-9.]*\) MB.*/\1/p' "$work/mirror.md")
@@ -86,6 +90,8 @@ mirror_cell() { awk -F' *[|] *' -v s="$1" -v n="$2" 'NF == 7 && index($2, s) {pr
   cat "$work/stalls.md"
   echo
   cat "$work/mirror.md"
+  echo
+  cat "$work/console.md"
   echo
   echo "## Scale: 10,000 repositories x 10 tags (\`cargo bench --bench scale\`)"
   echo

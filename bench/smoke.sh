@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI's short run of every benchmark, so none can rot: a minute of compare.sh against the
 # debug build the tests made, manifest_get.sh for a second each, a small scale run, one
-# pass of each criterion bench.
+# pass of each criterion bench, console.sh at 300 repositories (chromium: tests/run.sh
+# installs it).
 # Figures from here mean nothing; bench/RESULTS.md comes from a full release run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,3 +22,4 @@ SMOKE=1 HOIST_BIN=target/debug/hoist bash bench/stalls.sh
 SMOKE=1 HOIST_BIN=target/debug/hoist bash bench/mirror.sh
 SCALE_REPOS=100 cargo bench --locked --profile dev --bench scale
 cargo bench --locked --profile dev --bench formats -- --test
+SMOKE=1 bash bench/console.sh

@@ -6,62 +6,17 @@
 //!
 //! Not criterion: each figure is one measurement of a whole server at a size.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{env_or, image_manifest, percentile, push_base_blobs, Server, OCI};
 
-const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
 const CONCURRENCY: usize = 32;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
 
 /// Start hoist on `data`; returns the server and the time to its start-up line.
 fn start(data: &std::path::Path) -> (Server, Duration) {
-    let began = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log",
-            "warn",
-            "--data-dir",
-        ])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start hoist");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("start-up line");
-    let took = began.elapsed();
-    let addr = line
-        .rsplit("http://")
-        .next()
-        .expect("address")
-        .trim()
-        .to_owned();
-    (Server { child, addr }, took)
-}
-
-fn stop(mut s: Server) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &s.child.id().to_string()])
-        .status();
-    let _ = s.child.wait();
+    Server::start(data, &[], &[])
 }
 
 fn rss_mb(pid: u32, field: &str) -> f64 {
@@ -72,11 +27,6 @@ fn rss_mb(pid: u32, field: &str) -> f64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// Time `n` GETs of `path(i)` one after another; returns (p50 ms, p99 ms).
@@ -97,9 +47,9 @@ async fn latency(
             .expect("get");
         assert!(r.status().is_success(), "{}: {}", path(i), r.status());
         r.bytes().await.expect("body");
-        times.push(t.elapsed());
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    times.sort();
+    times.sort_by(f64::total_cmp);
     (percentile(&times, 0.5), percentile(&times, 0.99))
 }
 
@@ -114,26 +64,13 @@ async fn main() {
     let c = reqwest::Client::new();
 
     // One image in a base repository; every other repository mounts its two blobs.
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
     let layer = b"scale layer";
-    let mut digests = Vec::new();
-    for blob in [&config[..], &layer[..]] {
-        let d = hoist::oci::Digest::sha256_of(blob).to_string();
-        let r = c
-            .post(format!("{base}/v2/base/img/blobs/uploads/?digest={d}"))
-            .body(blob.to_vec())
-            .send()
-            .await
-            .expect("blob");
-        assert_eq!(r.status(), 201);
-        digests.push(d);
-    }
-    let manifest = Arc::new(serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2, "mediaType": OCI,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digests[0], "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digests[1], "size": layer.len()}],
-    })).expect("json"));
+    let digests = push_base_blobs(&c, &base, layer).await;
+    let manifest = Arc::new(image_manifest(
+        &digests,
+        layer.len(),
+        serde_json::Value::Null,
+    ));
     let digests = Arc::new(digests);
 
     let seeding = Instant::now();
@@ -243,7 +180,7 @@ async fn main() {
         rss_mb(server.child.id(), "VmRSS"),
         rss_mb(server.child.id(), "VmHWM")
     );
-    stop(server);
+    server.terminate();
 
     let db = std::fs::metadata(data.join("hoist.redb"))
         .map(|m| m.len())
@@ -261,9 +198,7 @@ async fn main() {
     )
     .await;
     // A crash leaves redb to repair its allocator state on open: the slow start.
-    let mut killed = server.child;
-    killed.kill().expect("kill -9");
-    killed.wait().expect("reap");
+    server.kill9();
     let server = restart(
         &c,
         &data,
@@ -271,7 +206,7 @@ async fn main() {
         &format!("{tags_total} tags, after kill -9"),
     )
     .await;
-    stop(server);
+    server.terminate();
 }
 
 /// Start hoist on `data` and report the time to its start-up line and to its first answer.
