@@ -133,9 +133,40 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     sweeper.await?;
     pruner.await?;
     worker.await?;
-    drop(origin);
+    drop((origin, registry, auth));
+    close_store(store).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How long shutdown waits for the server's worker threads to let go of the store.
+const STORE_RELEASE_WAIT: Duration = Duration::from_secs(10);
+
+/// Drop the last handle on the store so redb marks its file closed cleanly. The server's
+/// worker threads drop their copies of the app a moment after `server.await` returns; were
+/// the process to exit before that, the next start would have to repair the file.
+async fn close_store(mut store: std::sync::Arc<Store>) {
+    let deadline = tokio::time::Instant::now() + STORE_RELEASE_WAIT;
+    loop {
+        match std::sync::Arc::try_unwrap(store) {
+            Ok(owned) => {
+                // Dropping the database flushes and closes the file.
+                let _ = tokio::task::spawn_blocking(move || drop(owned)).await;
+                return;
+            }
+            Err(shared) if tokio::time::Instant::now() >= deadline => {
+                tracing::warn!(
+                    holders = std::sync::Arc::strong_count(&shared) - 1,
+                    "the metadata store is still in use at exit; the next start will repair it"
+                );
+                return;
+            }
+            Err(shared) => {
+                store = shared;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
 }
 
 async fn sweep_uploads(registry: web::Data<Registry>, shutdown: CancellationToken) {
