@@ -68,6 +68,13 @@ impl Viewer {
         ))
     }
 
+    /// Fail with 403 unless the form posted in `body` carries this viewer's CSRF token (for
+    /// forms that carry nothing else, like a confirmation's).
+    pub fn check_posted(&self, body: &[u8]) -> Result<(), ConsoleError> {
+        let token = super::forms::all_values(body, "csrf").into_iter().next();
+        self.check_csrf(token.as_deref().unwrap_or(""))
+    }
+
     /// Whether this viewer may do `action` to `repo`.
     pub fn may(&self, gate: &Gate, action: Action, repo: &str) -> bool {
         !self.auth_enabled || gate.auth.allowed(&self.subject, action, repo)

@@ -307,12 +307,6 @@ pub async fn confirm_delete(
     Ok(render(&viewer, &page))
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /access/rules/<id>/delete`
 pub async fn delete(
     viewer: AdminViewer,
@@ -324,8 +318,7 @@ pub async fn delete(
     if let Some(off) = off_page(&viewer) {
         return Ok(off);
     }
-    let form: CsrfOnly = forms::parse(&body)?;
-    viewer.check_csrf(&form.csrf)?;
+    viewer.check_posted(&body)?;
     let rule = api_rule(&gate, &id).await?;
     gate.auth.remove_rule(&id).await?;
     record(&gate, &req, &viewer, "rule.remove", &id).await;

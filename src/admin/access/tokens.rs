@@ -419,12 +419,6 @@ pub async fn confirm_revoke(
     Ok(render(&viewer, &page))
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /access/tokens/<id>/revoke`
 pub async fn revoke(
     viewer: Viewer,
@@ -436,8 +430,7 @@ pub async fn revoke(
     if let Some(off) = off_page(&viewer) {
         return Ok(off);
     }
-    let form: CsrfOnly = forms::parse(&body)?;
-    viewer.check_csrf(&form.csrf)?;
+    viewer.check_posted(&body)?;
     let token = find_token(&viewer, &gate, &id).await?;
     gate.auth.revoke_token(&token.id).await?;
     record(

@@ -411,12 +411,6 @@ fn delete_consequences(
     out
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `GET /access/users/<name>/delete`
 pub async fn confirm_delete(
     viewer: AdminViewer,
@@ -463,8 +457,7 @@ pub async fn delete(
     if let Some(off) = off_page(&viewer) {
         return Ok(off);
     }
-    let form: CsrfOnly = forms::parse(&body)?;
-    viewer.check_csrf(&form.csrf)?;
+    viewer.check_posted(&body)?;
     gate.auth.remove_user(&name).await?;
     record(&gate, &req, &viewer, "user.remove", &name).await;
     Ok(redirect("/access", &format!("Deleted the user {}.", *name)))

@@ -22,13 +22,6 @@ fn optional(text: &str) -> Option<String> {
     Some(text.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-/// A form that carries only its CSRF token (confirmations, "sync now").
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    pub csrf: String,
-}
-
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct UpstreamForm {
     #[serde(default)]

@@ -2,7 +2,7 @@
 //! `<repo>`. Create, edit, delete through a confirmation page. A prefix may hold slashes,
 //! so one route takes the rest of the path: `<prefix>` or `<prefix>/delete`.
 
-use super::forms::{choices, Choice, CsrfOnly, ProxyForm};
+use super::forms::{choices, Choice, ProxyForm};
 use super::refused;
 use super::views::{proxy_href, upstream_href};
 use crate::admin::format;
@@ -200,8 +200,7 @@ pub async fn post(
             }
         }
         Target::Delete(p) => {
-            let form: CsrfOnly = forms::parse(&body)?;
-            viewer.check_csrf(&form.csrf)?;
+            viewer.check_posted(&body)?;
             let prefix = p.settings.prefix.trim_matches('/').to_owned();
             match syncer.delete_proxy(&prefix).await {
                 Ok(()) => Ok(redirect(

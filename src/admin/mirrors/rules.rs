@@ -3,7 +3,7 @@
 //! confirmation page, and "sync now". Rules from the config file are shown read-only (they
 //! can still be synced).
 
-use super::forms::{choices, Choice, CsrfOnly, RuleForm};
+use super::forms::{choices, Choice, RuleForm};
 use super::preview::PreviewView;
 use super::refused;
 use super::views::{rule_href, run_href, upstream_href, RunRow};
@@ -235,8 +235,7 @@ pub async fn sync_now(
     name: web::Path<String>,
     body: web::Bytes,
 ) -> PageResult {
-    let form: CsrfOnly = forms::parse(&body)?;
-    viewer.check_csrf(&form.csrf)?;
+    viewer.check_posted(&body)?;
     let rule = find(&syncer, &name)?;
     let ids = syncer
         .request_runs(std::slice::from_ref(&rule.settings.name), Trigger::Manual)
@@ -287,8 +286,7 @@ pub async fn delete(
     name: web::Path<String>,
     body: web::Bytes,
 ) -> PageResult {
-    let form: CsrfOnly = forms::parse(&body)?;
-    viewer.check_csrf(&form.csrf)?;
+    viewer.check_posted(&body)?;
     syncer.delete_mirror(&name).await?;
     Ok(redirect(
         "/mirrors",

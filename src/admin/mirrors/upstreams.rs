@@ -2,7 +2,7 @@
 //! empty), delete through a confirmation page. Those from the config file are shown
 //! read-only.
 
-use super::forms::{password_status, CsrfOnly, UpstreamForm};
+use super::forms::{password_status, UpstreamForm};
 use super::refused;
 use super::views::{rule_href, upstream_href, Time};
 use crate::admin::format;
@@ -252,8 +252,7 @@ pub async fn delete(
     name: web::Path<String>,
     body: web::Bytes,
 ) -> PageResult {
-    let form: CsrfOnly = forms::parse(&body)?;
-    viewer.check_csrf(&form.csrf)?;
+    viewer.check_posted(&body)?;
     syncer.delete_upstream(&name).await?;
     Ok(redirect(
         "/mirrors",
