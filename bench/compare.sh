@@ -95,11 +95,14 @@ for _ in $(seq 100); do curl -sf "http://$NGINX/v2/bench/small/manifests/latest"
 
 # ---- load
 declare -A result   # "scenario|conns|server" -> "rps p50 p99" (or MB/s)
-run_wrk() { # url, conns, accept ("" = none) -> "rps p50ms p99ms MBps"
-  local args=(-t2 -c"$2" -d"$DURATION" --latency)
-  [ -n "$3" ] && args+=(-H "Accept: $3")
-  [ "$2" -lt 2 ] && args[0]=-t1
-  wrk "${args[@]}" "$1" | awk '
+run_wrk() { # url, conns, accept ("" = none), [more headers] -> "rps p50ms p99ms MBps"
+  local url=$1 conns=$2 accept=$3 h
+  shift 3
+  # wrk needs a connection per thread.
+  local args=(-t"$((conns < 2 ? 1 : 2))" -c"$conns" -d"$DURATION" --latency)
+  [ -n "$accept" ] && args+=(-H "Accept: $accept")
+  for h in "$@"; do args+=(-H "$h"); done
+  wrk "${args[@]}" "$url" | awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     function mb(v) { if (v ~ /GB$/) return v*1024; if (v ~ /MB$/) return v+0; if (v ~ /KB$/) return v/1024; return v/1048576 }
     /Requests\/sec/ {r=$2} $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)} /Transfer\/sec/ {t=mb($2)}
@@ -153,11 +156,7 @@ declare -A auth_result
 for c in $CONNS; do
   auth_result["plain|$c"]=$(for r in $(seq "$REPEAT"); do run_wrk "http://$HOIST/v2/bench/small/manifests/latest" "$c" "$S2"; done | median)
   auth_result["bearer|$c"]=$(for r in $(seq "$REPEAT"); do
-    wrk -t2 -c"$c" -d"$DURATION" --latency -H "Accept: $S2" -H "Authorization: Bearer $bearer" \
-      "http://$AUTHED/v2/bench/small/manifests/latest" | awk '
-      function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-      /Requests\/sec/ {r=$2} $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)} /Non-2xx/ {bad=1}
-      END { if (bad) print "error"; else printf "%.0f %.3f %.3f\n", r, p50, p99 }'
+    run_wrk "http://$AUTHED/v2/bench/small/manifests/latest" "$c" "$S2" "Authorization: Bearer $bearer"
   done | median)
 done
 # /token: Basic credentials in, a signed ES256 token out (credentials are cached after the first).
@@ -281,7 +280,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0 || a == "" || b == "") pr
   echo "|---|---|---|---|---|---|---|---|"
   for c in $CONNS; do
     read -r pr p50 p99 _ <<<"${auth_result["plain|$c"]:-}"
-    read -r br b50 b99 <<<"${auth_result["bearer|$c"]:-}"
+    read -r br b50 b99 _ <<<"${auth_result["bearer|$c"]:-}"
     echo "| $c | $pr | $br | $(ratio "$br" "$pr") | $p50 | $b50 | $p99 | $b99 |"
   done
   echo
