@@ -6,8 +6,9 @@
 
 use super::jwt::{self, Access, Claims};
 use super::rules::{Action, Subject};
-use super::{now_unix, Auth, AuthError, CACHE_LIMIT};
+use super::{now_unix, Auth, AuthError};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// A scope a client asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +167,7 @@ impl Auth {
     }
 
     /// Verify a bearer token a client sent (not a refresh token).
-    pub fn verify_bearer(&self, token: &str) -> Result<Claims, AuthError> {
+    pub fn verify_bearer(&self, token: &str) -> Result<Arc<Claims>, AuthError> {
         let claims = self.verify_claims(token)?;
         if claims.typ.is_some() {
             return Err(AuthError::Unauthorized(
@@ -176,28 +177,26 @@ impl Auth {
         Ok(claims)
     }
 
-    fn verify_claims(&self, token: &str) -> Result<Claims, AuthError> {
+    fn verify_claims(&self, token: &str) -> Result<Arc<Claims>, AuthError> {
         let now = now_unix();
-        let cached = self
-            .bearer_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(token)
-            .cloned();
-        let claims = match cached {
-            Some(c) if now <= c.exp => c,
-            _ => {
-                let c = jwt::decode(&self.key, token, &self.config.service, now)
-                    .map_err(|e| AuthError::Unauthorized(e.to_string()))?;
-                let mut cache = self.bearer_cache.lock().unwrap_or_else(|p| p.into_inner());
-                if cache.len() > CACHE_LIMIT {
-                    cache.clear();
-                }
-                cache.insert(token.to_owned(), c.clone());
-                c
+        if let Some(claims) = self.bearer_cache.get(token) {
+            if now <= claims.exp {
+                // Revocations and password changes clear the cache, so a hit is still good.
+                return Ok(claims);
             }
-        };
-        // Checked on every use: these change without the token changing.
+        }
+        let epoch = self.bearer_cache.epoch();
+        let claims = jwt::decode(&self.key, token, &self.config.service, now)
+            .map_err(|e| AuthError::Unauthorized(e.to_string()))?;
+        self.still_current(&claims)?;
+        let claims = Arc::new(claims);
+        self.bearer_cache.insert(token, Arc::clone(&claims), epoch);
+        Ok(claims)
+    }
+
+    /// What can end a token before it expires: its access token revoked, or its user's
+    /// password changed or the user removed (a new generation).
+    fn still_current(&self, claims: &Claims) -> Result<(), AuthError> {
         if let Some(id) = &claims.tok {
             if self
                 .revoked
@@ -210,13 +209,12 @@ impl Auth {
                 ));
             }
         }
-        let user = claims.sub.as_str();
         if claims.sub != "anonymous" && claims.tok.is_none() {
             let current = self
                 .generations
                 .read()
                 .unwrap_or_else(|p| p.into_inner())
-                .get(user)
+                .get(claims.sub.as_str())
                 .copied();
             if current != Some(claims.gen) {
                 return Err(AuthError::Unauthorized(
@@ -224,7 +222,7 @@ impl Auth {
                 ));
             }
         }
-        Ok(claims)
+        Ok(())
     }
 
     fn generation(&self, user: &str) -> u64 {

@@ -14,6 +14,7 @@ mod records;
 pub mod rules;
 mod sessions;
 mod throttle;
+mod verified;
 
 pub use audit::{AuditEntry, AuditFilter};
 pub use audit_query::{AuditPage, AuditQuery};
@@ -101,7 +102,7 @@ pub struct Auth {
     /// Access tokens revoked (or deleted): bearer tokens issued for them stop at once.
     revoked: RwLock<HashSet<String>>,
     /// Verified bearer tokens, so each is verified once (ES256 costs far more than a pull).
-    bearer_cache: Mutex<HashMap<String, jwt::Claims>>,
+    bearer_cache: verified::VerifiedTokens,
     /// Verified Basic credentials (sha256 of them) -> subject, for clients that send Basic
     /// on every request: argon2 is meant to be slow.
     basic_cache: Mutex<HashMap<[u8; 32], (Subject, std::time::Instant)>>,
@@ -125,7 +126,7 @@ impl Auth {
             rules: RwLock::default(),
             generations: RwLock::default(),
             revoked: RwLock::default(),
-            bearer_cache: Mutex::default(),
+            bearer_cache: verified::VerifiedTokens::default(),
             basic_cache: Mutex::default(),
             last_use_written: Mutex::default(),
         });
@@ -177,10 +178,7 @@ impl Auth {
 
     /// After any change to users, tokens or rules: nothing cached may outlive it.
     fn forget_verified(&self) {
-        self.bearer_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.bearer_cache.clear();
         self.basic_cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
