@@ -57,7 +57,7 @@ targets() {
   bearer=$(awk -F' *[|] *' '/^[|] conns [|] no auth/ {t = 1; next} t && NF == 10 && $2 ~ /^[0-9]+$/ {print $5} t && NF != 10 {t = 0}' "$work/compare.md" | lowest)
   echo "| manifest GET by tag with a bearer token >= 0.9x without auth | ${bearer}x | $(met "$bearer" ">=" 0.9) |"
   local m_sync m_cold m_warm m_rss
-  m_sync=$(mirror_cell "mirror a" 5); m_cold=$(mirror_cell "cold pull" 5); m_warm=$(mirror_cell "warm pull through" 5)
+  m_sync=$(mirror_cell "mirror a" 4); m_cold=$(mirror_cell "cold pull" 4); m_warm=$(mirror_cell "warm pull through" 4)
   m_rss=$(sed -n 's/.*peak RSS \([0-9.]*\) MB.*/\1/p' "$work/mirror.md")
   echo "| hoist sync time <= skopeo sync's (200 MB, 4 layers) | ${m_sync}x | $(met "$m_sync" "<=" 1) |"
   echo "| cold pull through a prefix <= distribution's proxy cache | ${m_cold}x | $(met "$m_cold" "<=" 1) |"
