@@ -154,10 +154,14 @@ bearer=$(curl -sf -u admin:bench-password "http://$AUTHED/token?service=hoist&sc
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 declare -A auth_result
 for c in $CONNS; do
-  auth_result["plain|$c"]=$(for r in $(seq "$REPEAT"); do run_wrk "http://$HOIST/v2/bench/small/manifests/latest" "$c" "$S2"; done | median)
-  auth_result["bearer|$c"]=$(for r in $(seq "$REPEAT"); do
-    run_wrk "http://$AUTHED/v2/bench/small/manifests/latest" "$c" "$S2" "Authorization: Bearer $bearer"
-  done | median)
+  # Alternated run by run, so a drift of the machine's speed falls on both sides alike.
+  : >"$work/plain.runs"; : >"$work/bearer.runs"
+  for r in $(seq "$REPEAT"); do
+    run_wrk "http://$HOIST/v2/bench/small/manifests/latest" "$c" "$S2" >>"$work/plain.runs"
+    run_wrk "http://$AUTHED/v2/bench/small/manifests/latest" "$c" "$S2" "Authorization: Bearer $bearer" >>"$work/bearer.runs"
+  done
+  auth_result["plain|$c"]=$(median <"$work/plain.runs")
+  auth_result["bearer|$c"]=$(median <"$work/bearer.runs")
 done
 # /token: Basic credentials in, a signed ES256 token out (credentials are cached after the first).
 token_rate=$(wrk -t2 -c16 -d"$DURATION" -H "Authorization: Basic $(printf 'admin:bench-password' | base64)" \
