@@ -1,19 +1,23 @@
 //! Bearer tokens already verified, so a client's token costs one ES256 check and one look at
 //! revocations and password changes, not one per request. A lookup sits on every
 //! authenticated pull (bench/compare.sh measures bearer against no auth), so it is kept cheap:
-//! the key is eight characters of the token's signature, used as the hash itself; the whole
-//! token is compared only on a hit; the claims are shared, not copied.
+//! each server thread keeps its own map (a lock shared by the threads cost more than the
+//! lookup, perf at 64 connections), the key is eight characters of the token's signature used
+//! as the hash itself, the whole token is compared only on a hit, and the claims are shared.
 //!
-//! Entries stay valid until `clear`, which every change to users, tokens or rules calls.
-//! A verification that raced such a change must not file its now stale answer: `insert`
-//! takes the epoch read before the checks and drops the entry if a `clear` came since.
+//! Entries are good until `clear`, which every change to users, tokens or rules calls: it
+//! bumps an epoch that every lookup reads, and a thread whose entries are of an older epoch
+//! drops them. A verification that raced such a change files its answer under the epoch it
+//! read before checking, so that answer is never found after the change.
 
 use super::jwt::Claims;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-/// Cleared when it grows past this many tokens.
+/// A thread drops its entries when it holds more than this many tokens.
 const LIMIT: usize = 10_000;
 
 /// A verified token, filed under eight characters of its signature.
@@ -22,16 +26,33 @@ struct Entry {
     claims: Arc<Claims>,
 }
 
+/// One thread's verified tokens, for one cache and one epoch.
 #[derive(Default)]
-struct Inner {
-    /// Bumped by every `clear`.
+struct Local {
+    cache: u64,
     epoch: u64,
     entries: HashMap<u64, Entry, BuildHasherDefault<KeyIsHash>>,
 }
 
-#[derive(Default)]
+thread_local! {
+    static LOCAL: RefCell<Local> = RefCell::default();
+}
+
+/// Tells caches apart (tests run several in one process, on shared threads).
+static NEXT_CACHE: AtomicU64 = AtomicU64::new(1);
+
 pub struct VerifiedTokens {
-    inner: RwLock<Inner>,
+    id: u64,
+    epoch: AtomicU64,
+}
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        VerifiedTokens {
+            id: NEXT_CACHE.fetch_add(1, Ordering::Relaxed),
+            epoch: AtomicU64::new(0),
+        }
+    }
 }
 
 /// The key already is a hash: eight characters of an ECDSA signature, random to whoever did
@@ -63,40 +84,46 @@ fn key(token: &str) -> u64 {
 }
 
 impl VerifiedTokens {
-    /// The claims of `token` if it was verified since the last `clear`.
+    /// The claims of `token` if this thread verified it since the last `clear`.
     pub fn get(&self, token: &str) -> Option<Arc<Claims>> {
-        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        match inner.entries.get(&key(token)) {
-            Some(entry) if &*entry.whole == token => Some(Arc::clone(&entry.claims)),
-            _ => None,
-        }
+        let epoch = self.epoch();
+        LOCAL.with(|local| {
+            let local = local.borrow();
+            if local.cache != self.id || local.epoch != epoch {
+                return None;
+            }
+            match local.entries.get(&key(token)) {
+                Some(entry) if &*entry.whole == token => Some(Arc::clone(&entry.claims)),
+                _ => None,
+            }
+        })
     }
 
     /// The epoch to pass to `insert`, read before verifying.
     pub fn epoch(&self) -> u64 {
-        self.inner.read().unwrap_or_else(|p| p.into_inner()).epoch
+        self.epoch.load(Ordering::Acquire)
     }
 
-    /// File `token` as verified, unless a `clear` came after `epoch` was read.
+    /// File `token` as verified against the state of `epoch`.
     pub fn insert(&self, token: &str, claims: Arc<Claims>, epoch: u64) {
-        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        if inner.epoch != epoch {
-            return;
-        }
-        if inner.entries.len() >= LIMIT {
-            inner.entries.clear();
-        }
-        let entry = Entry {
-            whole: token.into(),
-            claims,
-        };
-        inner.entries.insert(key(token), entry);
+        LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            if local.cache != self.id || local.epoch != epoch || local.entries.len() >= LIMIT {
+                local.entries.clear();
+                local.cache = self.id;
+                local.epoch = epoch;
+            }
+            let entry = Entry {
+                whole: token.into(),
+                claims,
+            };
+            local.entries.insert(key(token), entry);
+        })
     }
 
+    /// Forget every verified token, on every thread.
     pub fn clear(&self) {
-        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        inner.epoch += 1;
-        inner.entries.clear();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -146,12 +173,32 @@ mod tests {
     }
 
     #[test]
+    fn each_cache_and_each_thread_has_its_own_entries() {
+        let a = VerifiedTokens::default();
+        let b = VerifiedTokens::default();
+        a.insert("h.p.aaaaaaaa", claims("alice"), a.epoch());
+        assert!(b.get("h.p.aaaaaaaa").is_none(), "another cache");
+        assert!(a.get("h.p.aaaaaaaa").is_some());
+        let a = Arc::new(a);
+        let other = Arc::clone(&a);
+        let elsewhere = std::thread::spawn(move || other.get("h.p.aaaaaaaa").is_some());
+        assert!(
+            !elsewhere.join().unwrap(),
+            "another thread verifies for itself"
+        );
+        // A clear on any thread reaches this one's entries.
+        let other = Arc::clone(&a);
+        std::thread::spawn(move || other.clear()).join().unwrap();
+        assert!(a.get("h.p.aaaaaaaa").is_none());
+    }
+
+    #[test]
     fn it_stays_bounded() {
         let cache = VerifiedTokens::default();
         for i in 0..LIMIT + 5 {
             cache.insert(&format!("h.p.{i:08}"), claims("a"), cache.epoch());
         }
-        assert!(cache.inner.read().unwrap().entries.len() <= LIMIT);
+        assert!(LOCAL.with(|l| l.borrow().entries.len()) <= LIMIT);
         assert!(cache.get(&format!("h.p.{:08}", LIMIT + 4)).is_some());
     }
 }
