@@ -330,7 +330,7 @@ fn change_row(c: RecentChange, now: u64) -> ChangeRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Counts, DiskSpace};
+    use crate::registry::{Counts, DiskSpace};
     use crate::sync::{Summary, Trigger};
 
     fn overview(total: u64, available: u64, reserve: u64) -> Overview {

@@ -34,7 +34,8 @@ pub use manifests::{ManifestContent, PushedManifest};
 pub use mirror::{Provenance, SyncedManifest};
 pub use origin::{Origin, Routed, UpstreamBlob};
 pub use overview::{
-    ClientForm, HistoryEntry, ManifestView, Overview, Part, RepoSummary, TagPage, TagRow,
+    ClientForm, Counts, DiskSpace, HistoryEntry, ManifestView, Overview, Part, RepoSummary,
+    TagPage, TagRow,
 };
 pub use settings_view::SettingsView;
 pub use space::SizeLimit;

@@ -7,7 +7,9 @@ use super::{Registry, RegistryError};
 use crate::oci::accept::Accept;
 use crate::oci::negotiate::{next_step, Addressed, Step};
 use crate::oci::{Digest, Manifest, ManifestKind, Reference, RepoName, Tag};
-use crate::store::{Counts, DiskSpace, Origin, Store, StoreError, TagEvent};
+/// The store's figures an overview carries, named here so the edges need not reach into store.
+pub use crate::store::{Counts, DiskSpace};
+use crate::store::{Origin, Store, StoreError, TagEvent};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
