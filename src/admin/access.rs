@@ -91,7 +91,8 @@ pub(crate) fn off_page(viewer: &Viewer) -> Option<HttpResponse> {
     ))
 }
 
-/// A time as pages show it: `<time datetime=iso title=when>ago</time>`.
+/// A time as pages show it (the `ago` macro of `templates/time.html`):
+/// `<time datetime=iso title=when>ago</time>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Time {
     pub iso: String,
